@@ -1,0 +1,53 @@
+"""The ``nlgan`` command line: a click group whose commands load lazily.
+
+Each command lives in ``nlgan/commands/<name>.py`` and is imported only when it runs, so
+``nlgan --help`` never pays for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> (module, one-line help shown by `nlgan --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("nlgan.commands.train", "Train a GAN from a YAML config (default: configs/digits.yaml)."),
+    "fid": ("nlgan.commands.fid", "FID / IS / KID of a run, image folder, .npz images or statistics."),
+    "sample": ("nlgan.commands.sample", "Sample grids, folders or .npz arrays from a trained G."),
+    "attention": ("nlgan.commands.attention", "Draw where G's self-attention layers look."),
+    "export": ("nlgan.commands.export", "Export the EMA generator to safetensors + config."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _) in COMMANDS.items() if _module_exists(module)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _module_exists(COMMANDS[name][0]):
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _module_exists(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nlgan")
+def main() -> None:
+    """nlgan: non-local (self-attention) GANs — train, sample and evaluate."""
+
+
+if __name__ == "__main__":
+    main()

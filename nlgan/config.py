@@ -1,0 +1,330 @@
+"""Run configuration: frozen dataclasses per concern, YAML loading and dotted overrides.
+
+A config file is YAML with the sections ``model``, ``data``, ``train``, ``eval`` and ``log``.
+Every value is converted to its field's type (PyYAML reads ``1e-4`` as a string), and unknown
+keys, wrong types and out-of-range values fail with a one-line :class:`ConfigError` naming the
+key, before any work starts. This module imports no torch, so the CLI stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nlgan.arch import ARCHS, d_feature_sizes, g_feature_sizes
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    _check(value in choices, f"{key}={value!r}: choose one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Generator and discriminator architecture."""
+
+    resolution: int = 32  # image size; one of the keys of nlgan.arch.ARCHS
+    num_classes: int = 10  # 0 = unconditional (plain BN in G, no projection in D)
+    img_channels: int = 3  # G's output and D's input channels: 1 or 3
+    z_dim: int = 128
+    g_ch: int = 64  # base width of G; stage widths are g_ch * multiplier
+    d_ch: int = 64
+    g_attn_resolutions: tuple[int, ...] = (16,)  # feature-map sizes with self-attention in G
+    d_attn_resolutions: tuple[int, ...] = (16,)  # ... and in D (independently)
+    shared_dim: int = 0  # > 0: BigGAN shared class embedding of this size feeds G's CBN
+    hier: bool = False  # BigGAN hierarchical latent: a chunk of z per G block joins the CBN input
+    init: str = "ortho"  # ortho | N02 | xavier
+    g_sn: bool = True  # spectral norm in G (SAGAN puts it in both networks)
+    d_sn: bool = True
+    bn_eps: float = 1e-5
+    sn_eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        resolutions = ", ".join(str(r) for r in ARCHS)
+        _check(
+            self.resolution in ARCHS,
+            f"model.resolution={self.resolution}: not in the architecture table "
+            f"(choose from {resolutions})",
+        )
+        _check(self.num_classes >= 0, "model.num_classes must be >= 0 (0 = unconditional)")
+        _check(self.img_channels in (1, 3), "model.img_channels must be 1 or 3")
+        _check(self.z_dim > 0, "model.z_dim must be > 0")
+        _check(self.g_ch > 0 and self.d_ch > 0, "model.g_ch and model.d_ch must be > 0")
+        _check(self.shared_dim >= 0, "model.shared_dim must be >= 0 (0 = per-class BN gains)")
+        _check_choice("model.init", self.init, ("ortho", "N02", "xavier"))
+        _check(self.bn_eps > 0 and self.sn_eps > 0, "model.bn_eps and model.sn_eps must be > 0")
+        r = self.resolution
+        for net, attn, sizes in (
+            ("g", self.g_attn_resolutions, g_feature_sizes(r)),
+            ("d", self.d_attn_resolutions, sorted(set(d_feature_sizes(r)))),
+        ):
+            for a in attn:
+                _check(
+                    a in sizes,
+                    f"model.{net}_attn_resolutions=[{a}]: {a} is not a feature-map size of a "
+                    f"{r}x{r} {'generator' if net == 'g' else 'discriminator'} "
+                    f"(choose from {', '.join(str(s) for s in sizes)})",
+                )
+        if self.hier:
+            chunks = len(g_feature_sizes(r)) + 1
+            _check(
+                self.z_dim % chunks == 0,
+                f"model.z_dim={self.z_dim}: with model.hier=true it must split evenly into "
+                f"{chunks} chunks (one per G block plus the stem) at resolution {r}",
+            )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training images come from. Image size and channels follow the model config."""
+
+    name: str = "digits"  # digits | folder | cifar10 | cifar100
+    root: str = ""  # image folder, or the CIFAR root that holds cifar-10-batches-py/
+    download: bool = False  # CIFAR only: download into root when missing (needs internet)
+    hflip: bool = False  # random horizontal flips (off for digits: flipped digits are wrong)
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("data.name", self.name, ("digits", "folder", "cifar10", "cifar100"))
+        _check(
+            self.name not in ("folder",) or bool(self.root),
+            "data.root is empty: data.name=folder needs --set data.root=PATH",
+        )
+        _check(self.num_workers >= 0, "data.num_workers must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, checkpointing and in-run sampling."""
+
+    steps: int = 2000  # generator steps
+    batch_size: int = 32  # per process and per micro-batch
+    grad_accum: int = 1  # micro-batches per optimiser step
+    d_steps_per_g_step: int = 1
+    loss: str = "hinge"  # hinge | nonsat
+    lr_g: float = 1e-4  # TTUR: D learns faster than G (SAGAN: 1e-4 / 4e-4)
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.999
+    ema_decay: float = 0.9999
+    ema_start: int = 0  # G step from which EMA averages (before it, EMA copies G)
+    mixed_precision: str = "no"  # no | fp16 | bf16
+    seed: int = 0
+    ckpt_every: int = 1000
+    keep_ckpts: int = 3
+    sample_every: int = 500
+    log_every: int = 50
+    sync_bn: bool = True  # cross-replica BN statistics when training on several processes
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
+            _check(getattr(self, key) > 0, f"train.{key} must be > 0")
+        for key in ("ckpt_every", "sample_every", "log_every", "ema_start"):
+            _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = never / from start)")
+        _check_choice("train.loss", self.loss, ("hinge", "nonsat"))
+        _check_choice("train.mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
+        _check(self.lr_g > 0 and self.lr_d > 0, "train.lr_g and train.lr_d must be > 0")
+        for key in ("beta1", "beta2", "ema_decay"):
+            _check(0.0 <= getattr(self, key) < 1.0, f"train.{key} must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Periodic evaluation of the EMA generator during training."""
+
+    every: int = 0  # G steps between evaluations; 0 = off
+    n: int = 10000  # generated samples per evaluation
+    reference: str = ""  # .npz statistics or an image folder of real images
+    metrics: tuple[str, ...] = ("fid",)  # any of fid, is, kid
+    batch_size: int = 100
+    inception_weights: str = ""  # local FID Inception weights file (else env / hub cache)
+
+    def __post_init__(self) -> None:
+        _check(self.every >= 0, "eval.every must be >= 0 (0 = off)")
+        _check(self.n > 0 and self.batch_size > 0, "eval.n and eval.batch_size must be > 0")
+        for m in self.metrics:
+            _check_choice("eval.metrics", m, ("fid", "is", "kid"))
+        _check(
+            self.every == 0 or bool(self.reference),
+            "eval.every > 0 needs eval.reference (a .npz of statistics or an image folder)",
+        )
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Experiment tracking (wandb). WANDB_MODE in the environment overrides ``wandb``."""
+
+    wandb: str = "disabled"  # online | offline | disabled
+    project: str = "nlgan"
+    entity: str = ""
+    name: str = ""
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_choice("log.wandb", self.wandb, ("online", "offline", "disabled"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run: one section per concern."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def __post_init__(self) -> None:
+        _check(
+            self.data.name != "digits" or self.model.num_classes in (0, 10),
+            f"model.num_classes={self.model.num_classes}: the digits data set has 10 classes "
+            "(use 10, or 0 for unconditional)",
+        )
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _convert(key: str, value: Any, hint: Any) -> Any:
+    """Convert a YAML / command-line value to the field's annotated type, or fail naming key."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item_hint, _) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+            value = [v.strip() if isinstance(v, str) else v for v in value if v != ""]
+        if value is None:
+            value = []
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return tuple(_convert(key, v, item_hint) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{key}={value!r}: expected true or false")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}={value!r}: expected an integer") from None
+        if as_float != int(as_float):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        return int(as_float)
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}={value!r}: expected a number") from None
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}={value!r}: expected a string")
+        return "" if value is None else str(value)
+    raise TypeError(f"unsupported config type {hint!r} for {key}")
+
+
+def _unknown(key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
+    prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (valid: {', '.join(valid)})"
+    return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise _unknown(full, names)
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{full}: expected a section (a mapping of keys to values)")
+            kwargs[key] = _build(hint, value, f"{full}.")
+        else:
+            kwargs[key] = _convert(full, value, hint)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build and validate a :class:`Config` from a nested dict (missing keys take defaults)."""
+    if not isinstance(values, dict):
+        raise ConfigError("a config must be a mapping with sections model, data, train, eval, log")
+    return _build(Config, values, "")
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Nested plain dict (tuples become lists) for YAML, JSON and checkpoints."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            value = config_to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings to a nested dict (values parsed as YAML scalars)."""
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    sections = [f.name for f in dataclasses.fields(Config)]
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. train.lr_d=4e-4")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        if len(parts) != 2:
+            raise ConfigError(f"--set {key!r}: expected section.key, e.g. train.lr_d")
+        section, name = parts
+        if section not in sections:
+            raise _unknown(section, sections)
+        parsed = yaml.safe_load(raw) if raw.strip() else ""
+        values.setdefault(section, {})
+        if not isinstance(values[section], dict):
+            raise ConfigError(f"{section}: expected a section (a mapping of keys to values)")
+        values[section][name] = parsed
+    return values
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a YAML config (or the defaults when ``path`` is None) and apply dotted overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} not found (see configs/ for presets)")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            first = str(err).splitlines()[0]
+            raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    return config_from_dict(apply_overrides(values, overrides))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (what `load_config` reads back unchanged)."""
+    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
