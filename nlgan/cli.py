@@ -12,8 +12,14 @@ import click
 
 # command name -> (module, one-line help shown by `nlgan --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("nlgan.commands.train", "Train a GAN from a YAML config (default: configs/digits.yaml)."),
-    "fid": ("nlgan.commands.fid", "FID / IS / KID of a run, image folder, .npz images or statistics."),
+    "train": (
+        "nlgan.commands.train",
+        "Train a GAN from a YAML config (default: configs/digits.yaml).",
+    ),
+    "fid": (
+        "nlgan.commands.fid",
+        "FID / IS / KID of a run, image folder, .npz images or statistics.",
+    ),
     "sample": ("nlgan.commands.sample", "Sample grids, folders or .npz arrays from a trained G."),
     "attention": ("nlgan.commands.attention", "Draw where G's self-attention layers look."),
     "export": ("nlgan.commands.export", "Export the EMA generator to safetensors + config."),

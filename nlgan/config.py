@@ -215,7 +215,16 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
     if hint is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "yes",
+            "on",
+            "1",
+            "false",
+            "no",
+            "off",
+            "0",
+        ):
             return value.lower() in ("true", "yes", "on", "1")
         raise ConfigError(f"{key}={value!r}: expected true or false")
     if hint is int:
@@ -287,7 +296,9 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return out
 
 
-def apply_overrides(values: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+def apply_overrides(
+    values: dict[str, Any], overrides: list[str] | tuple[str, ...]
+) -> dict[str, Any]:
     """Apply ``section.key=value`` strings to a nested dict (values parsed as YAML scalars)."""
     values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
     sections = [f.name for f in dataclasses.fields(Config)]
@@ -310,7 +321,9 @@ def apply_overrides(values: dict[str, Any], overrides: list[str] | tuple[str, ..
     return values
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
     """Load a YAML config (or the defaults when ``path`` is None) and apply dotted overrides."""
     values: dict[str, Any] = {}
     if path is not None:

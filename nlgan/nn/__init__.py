@@ -1,6 +1,13 @@
 """Building blocks: spectral norm, the non-local block family, conditional BN, residual blocks."""
 
-from nlgan.nn.spectral import SpectralNorm, sn_conv, sn_embedding, sn_linear, spectral_norm, spectral_sigmas
+from nlgan.nn.spectral import (
+    SpectralNorm,
+    sn_conv,
+    sn_embedding,
+    sn_linear,
+    spectral_norm,
+    spectral_sigmas,
+)
 
 __all__ = [
     "SpectralNorm",
