@@ -43,7 +43,7 @@ def g_feature_sizes(resolution: int) -> list[int]:
 
 
 def d_feature_sizes(resolution: int) -> list[int]:
-    """Sizes of D's block outputs, in order; attention at size r follows the first block of size r."""
+    """Sizes of D's block outputs in order; attention at r follows the first block of size r."""
     sizes, size = [], resolution
     for _, down in ARCHS[resolution].d_blocks:
         size = size // 2 if down else size
