@@ -30,6 +30,21 @@ class SpectralNorm(nn.Module):
         self.register_buffer("_u", u.to(weight.device))
         self.register_buffer("_v", v.to(weight.device))
         self.register_buffer("sigma", torch.ones((), device=weight.device))
+        # Without a warm start, a model used in eval mode before any training forward would
+        # divide by u^T W v for random u, v (any size, even negative).
+        self.reset_estimate(weight)
+
+    @torch.no_grad()
+    def reset_estimate(self, weight: torch.Tensor, n_power_iterations: int = 15) -> None:
+        """Re-run the power iteration on ``weight`` (the raw one), e.g. after re-initialising it."""
+        w = weight.detach().flatten(1).float()  # [out, in * prod(kernel)]
+        u, v = self._u, self._v
+        for _ in range(n_power_iterations):
+            v = F.normalize(w.t() @ u, dim=0, eps=self.eps)
+            u = F.normalize(w @ v, dim=0, eps=self.eps)
+        self._u.copy_(u)
+        self._v.copy_(v)
+        self.sigma.copy_(torch.dot(u, w @ v))
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=weight.device.type, enabled=False):
