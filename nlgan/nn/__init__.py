@@ -1,5 +1,6 @@
 """Building blocks: spectral norm, the non-local block family, conditional BN, residual blocks."""
 
+from nlgan.nn.nonlocal_block import AFFINITIES, NonLocalBlock, SelfAttention
 from nlgan.nn.spectral import (
     SpectralNorm,
     sn_conv,
@@ -16,4 +17,7 @@ __all__ = [
     "sn_linear",
     "spectral_norm",
     "spectral_sigmas",
+    "AFFINITIES",
+    "NonLocalBlock",
+    "SelfAttention",
 ]
