@@ -1,0 +1,24 @@
+"""`nlgan export RUN OUT.safetensors`: the EMA generator alone, with its config."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(name="export")
+@click.argument("run", type=click.Path(path_type=str))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--no-ema", is_flag=True, help="Export the raw generator instead of the EMA one.")
+def command(run: str, out: str, no_ema: bool) -> None:
+    """Export RUN's generator (a run dir or checkpoint) to OUT, a .safetensors file.
+
+    `nlgan sample OUT ...` and `nlgan.load_generator(OUT)` read it back.
+    """
+    from nlgan.checkpoint import CheckpointError
+    from nlgan.export import export_generator
+
+    try:
+        path = export_generator(run, out, ema=not no_ema)
+    except (CheckpointError, ValueError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {path}")

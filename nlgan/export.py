@@ -1,0 +1,68 @@
+"""Export a trained generator alone: a ``safetensors`` file whose metadata carries its config.
+
+The file holds only tensors (safetensors cannot carry code) and is a few times smaller than a
+training checkpoint, which also stores D, the raw G and both optimisers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nlgan.checkpoint import CheckpointError, load_any
+
+EXPORT_FORMAT = "nlgan-generator/1"
+
+
+def export_generator(source: str | Path, out: str | Path, ema: bool = True) -> Path:
+    """Write G's weights (EMA by default) from a run dir or checkpoint to a safetensors file."""
+    from safetensors.torch import save_file
+
+    path, state = load_any(source)
+    key = "G_ema" if ema else "G"
+    if key not in state or "config" not in state:
+        raise CheckpointError(f"{path}: has no {key} weights or config to export")
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"{out}: the export file name must end in .safetensors")
+    weights = {k: v.detach().contiguous().clone() for k, v in state[key].items()}
+    metadata = {
+        "format": EXPORT_FORMAT,
+        "config": json.dumps(state["config"]),
+        "step": str(int(state.get("step", 0))),
+        "weights": key,
+        "source": str(path),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        save_file(weights, str(tmp), metadata=metadata)
+        os.replace(tmp, out)  # never leave a half-written file under the final name
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def load_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, str]]:
+    """Read an exported generator: (state dict, config dict, metadata)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such exported generator file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+        weights = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from None
+    if metadata.get("format") != EXPORT_FORMAT or "config" not in metadata:
+        raise CheckpointError(
+            f"{path}: not an nlgan generator export (make one with `nlgan export RUN OUT`)"
+        )
+    return weights, json.loads(metadata["config"]), metadata
