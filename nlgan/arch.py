@@ -49,3 +49,13 @@ def d_feature_sizes(resolution: int) -> list[int]:
         size = size // 2 if down else size
         sizes.append(size)
     return sizes
+
+
+def g_block_widths(resolution: int, ch: int) -> list[int]:
+    """Channels of G's block outputs, aligned with :func:`g_feature_sizes`."""
+    return [ch * m for m in ARCHS[resolution].g_mults[1:]]
+
+
+def d_block_widths(resolution: int, ch: int) -> list[int]:
+    """Channels of D's block outputs, aligned with :func:`d_feature_sizes`."""
+    return [ch * m for m, _ in ARCHS[resolution].d_blocks]

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from nlgan.arch import ARCHS, d_feature_sizes, g_feature_sizes
+from nlgan.arch import ARCHS, d_block_widths, d_feature_sizes, g_block_widths, g_feature_sizes
 
 
 class ConfigError(ValueError):
@@ -78,6 +78,23 @@ class ModelConfig:
                     f"model.{net}_attn_resolutions=[{a}]: {a} is not a feature-map size of a "
                     f"{r}x{r} {'generator' if net == 'g' else 'discriminator'} "
                     f"(choose from {', '.join(str(s) for s in sizes)})",
+                )
+        _check(
+            self.shared_dim == 0 or self.num_classes > 0,
+            f"model.shared_dim={self.shared_dim}: a shared class embedding needs classes "
+            "(set model.num_classes > 0, or model.shared_dim=0 for an unconditional model)",
+        )
+        for net, attn, sizes, widths in (
+            ("g", self.g_attn_resolutions, g_feature_sizes(r), g_block_widths(r, self.g_ch)),
+            ("d", self.d_attn_resolutions, d_feature_sizes(r), d_block_widths(r, self.d_ch)),
+        ):
+            for a in attn:
+                channels = widths[sizes.index(a)]  # D: the first block of that size
+                _check(
+                    channels % 8 == 0,
+                    f"model.{net}_attn_resolutions=[{a}]: that stage has {channels} channels "
+                    f"(model.{net}_ch={getattr(self, net + '_ch')} x multiplier); self-attention "
+                    f"needs a multiple of 8 (raise model.{net}_ch)",
                 )
         if self.hier:
             chunks = len(g_feature_sizes(r)) + 1

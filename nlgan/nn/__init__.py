@@ -1,6 +1,9 @@
 """Building blocks: spectral norm, the non-local block family, conditional BN, residual blocks."""
 
+from nlgan.nn.blocks import DBlock, GBlock
+from nlgan.nn.init import init_weights
 from nlgan.nn.nonlocal_block import AFFINITIES, NonLocalBlock, SelfAttention
+from nlgan.nn.norm import ConditionalBatchNorm2d
 from nlgan.nn.spectral import (
     SpectralNorm,
     sn_conv,
@@ -20,4 +23,8 @@ __all__ = [
     "AFFINITIES",
     "NonLocalBlock",
     "SelfAttention",
+    "ConditionalBatchNorm2d",
+    "GBlock",
+    "DBlock",
+    "init_weights",
 ]
