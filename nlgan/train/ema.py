@@ -1,0 +1,44 @@
+"""Exponential moving average of the generator's weights (the G that gets sampled and scored).
+
+Parameters are interpolated; buffers (BN running statistics, spectral-norm ``u``/``v``/``sigma``)
+are copied, as in stylegan2-ada-pytorch: averaging running statistics or power-iteration vectors
+gives values that no network ever had. Before ``start`` the average simply copies G, so early
+training does not drag the random initialisation along for thousands of steps.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EMA:
+    """Keeps ``ema`` = an exponential moving average of ``model``'s parameters."""
+
+    def __init__(self, model: nn.Module, decay: float, start: int = 0):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay={decay}: must be in [0, 1)")
+        self.decay = decay
+        self.start = start
+        self.ema = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        """Fold ``model`` in after G step ``step`` (1-based); before ``start`` copy it outright."""
+        weight = 1.0 - self.decay if step >= self.start else 1.0
+        src = dict(model.named_parameters())
+        for name, p_ema in self.ema.named_parameters():
+            p_ema.lerp_(src[name].detach().to(p_ema.dtype), weight)
+        src_buffers = dict(model.named_buffers())
+        for name, b_ema in self.ema.named_buffers():
+            b_ema.copy_(src_buffers[name])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The averaged model's state dict (what checkpoints store as ``G_ema``)."""
+        return self.ema.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the averaged weights from a checkpoint."""
+        self.ema.load_state_dict(state)

@@ -1,0 +1,128 @@
+"""One GAN training step: D step(s) then a G step, each accumulated over micro-batches.
+
+Every micro-batch runs inside exactly one ``accelerator.accumulate(G, D)`` block. accelerate
+counts those blocks to decide when gradients sync and optimisers really step, so the D phase
+and the G phase each run ``grad_accum`` blocks and the counter stays aligned with the phases;
+wrapping D and G in separate blocks per micro-batch would double-count and step every time.
+Losses are means per micro-batch and ``accelerator.backward`` divides by ``grad_accum``, so k
+micro-batches of size B give the gradient of one batch of size kB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from accelerate import Accelerator
+from torch import Tensor, nn
+
+from nlgan.losses import DLoss, GLoss
+from nlgan.train.state import seeded_generator
+
+RealBatches = Iterator[tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class Latents:
+    """Latents and fake labels drawn from a generator seeded by (seed, rank, step, phase).
+
+    Seeding by counters makes the draws of step N independent of whether the run was resumed,
+    and drawing a whole phase (``grad_accum`` micro-batches) at once makes k micro-batches of
+    size B see the same latents as one batch of size kB.
+    """
+
+    z_dim: int
+    num_classes: int  # 0 = unconditional: labels are None
+    seed: int
+    rank: int = 0
+
+    def draw(self, step: int, phase: int, n: int) -> tuple[Tensor, Tensor | None]:
+        """``n`` latents [n, z_dim] and labels [n] (or None) for ``phase`` of G step ``step``."""
+        gen = seeded_generator(self.seed, self.rank, step, phase)
+        z = torch.randn(n, self.z_dim, generator=gen)
+        y = torch.randint(self.num_classes, (n,), generator=gen) if self.num_classes else None
+        return z, y
+
+
+class GANStep:
+    """Callable that runs one full GAN step and returns the detached mean losses."""
+
+    def __init__(
+        self,
+        accelerator: Accelerator,
+        G: nn.Module,
+        D: nn.Module,
+        opt_G: torch.optim.Optimizer,
+        opt_D: torch.optim.Optimizer,
+        losses: tuple[DLoss, GLoss],
+        latents: Latents,
+        batch_size: int,
+        d_steps_per_g_step: int = 1,
+        conditional: bool = True,
+    ):
+        self.acc, self.G, self.D = accelerator, G, D
+        self.opt_G, self.opt_D = opt_G, opt_D
+        self.d_loss_fn, self.g_loss_fn = losses
+        self.latents = latents
+        self.batch_size = batch_size
+        self.d_steps = d_steps_per_g_step
+        # In the G step D is frozen and called without its DDP wrapper: D gets no gradients
+        # then, and DDP would otherwise wait for them at the next reduction.
+        self.D_frozen = accelerator.unwrap_model(D)
+        # Chosen once here, not branched on in the loop: real labels are kept or dropped.
+        self.real_labels: Callable[[Tensor], Tensor | None] = (
+            (lambda y: y) if conditional else (lambda y: None)
+        )
+
+    def _micro_batches(self, step: int, phase: int) -> list[tuple[Tensor, Tensor | None]]:
+        k = self.acc.gradient_accumulation_steps
+        z, y = self.latents.draw(step, phase, k * self.batch_size)  # [kB, z_dim], [kB]
+        dev = self.acc.device
+        zs = z.to(dev).split(self.batch_size)
+        ys = [None] * k if y is None else y.to(dev).split(self.batch_size)
+        return list(zip(zs, ys, strict=True))
+
+    def d_step(self, step: int, phase: int, real: RealBatches) -> Tensor:
+        """One D update (``grad_accum`` micro-batches); returns the mean D loss."""
+        self.D.requires_grad_(True)
+        total = torch.zeros((), device=self.acc.device)
+        for z, y_fake in self._micro_batches(step, phase):
+            x_real, y_real = next(real)
+            x_real = x_real.to(self.acc.device, non_blocking=True)
+            y_real = self.real_labels(y_real.to(self.acc.device, non_blocking=True))
+            with self.acc.accumulate(self.G, self.D):
+                with torch.no_grad():
+                    x_fake = self.G(z, y_fake)  # [B, C, R, R]
+                # One D forward on fakes and reals together (BigGAN): half the kernel launches.
+                x = torch.cat([x_fake, x_real.to(x_fake.dtype)])  # [2B, C, R, R]
+                y = None if y_fake is None else torch.cat([y_fake, y_real])  # [2B]
+                logits = self.D(x, y).float()  # [2B]
+                fake_logits, real_logits = logits.split([len(x_fake), len(x_real)])
+                loss = self.d_loss_fn(real_logits, fake_logits)
+                self.acc.backward(loss)
+                self.opt_D.step()
+                self.opt_D.zero_grad(set_to_none=True)
+            total += loss.detach()
+        return total / self.acc.gradient_accumulation_steps
+
+    def g_step(self, step: int, phase: int) -> Tensor:
+        """One G update through the frozen D; returns the mean G loss."""
+        self.D.requires_grad_(False)
+        total = torch.zeros((), device=self.acc.device)
+        for z, y in self._micro_batches(step, phase):
+            with self.acc.accumulate(self.G, self.D):
+                x_fake = self.G(z, y)  # [B, C, R, R]
+                loss = self.g_loss_fn(self.D_frozen(x_fake, y).float())
+                self.acc.backward(loss)
+                self.opt_G.step()
+                self.opt_G.zero_grad(set_to_none=True)
+            total += loss.detach()
+        self.D.requires_grad_(True)
+        return total / self.acc.gradient_accumulation_steps
+
+    def __call__(self, step: int, real: RealBatches) -> dict[str, Tensor]:
+        """Run G step ``step`` (1-based): ``d_steps_per_g_step`` D updates, then one G update."""
+        d_loss = torch.stack([self.d_step(step, j, real) for j in range(self.d_steps)]).mean()
+        g_loss = self.g_step(step, self.d_steps)
+        return {"loss_d": d_loss, "loss_g": g_loss}

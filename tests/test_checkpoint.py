@@ -1,0 +1,73 @@
+"""Checkpoint files: atomic writes survive a crash mid-save; the latest good one is found."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nlgan import checkpoint as ck
+
+
+def _state(step: int) -> dict:
+    return {"step": step, "G": {"w": torch.full((64, 64), float(step))}, "config": {"a": 1}}
+
+
+def test_round_trip_and_format(tmp_path):
+    path = ck.save_checkpoint(_state(5), ck.checkpoint_path(tmp_path, 5))
+    assert path.name == "ckpt-000000005.pt"
+    state = ck.load_checkpoint(path)
+    assert state["step"] == 5 and state["format"] == ck.FORMAT
+    assert torch.equal(state["G"]["w"], torch.full((64, 64), 5.0))
+
+
+def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    path = ck.checkpoint_path(tmp_path, 10)
+    ck.save_checkpoint(_state(1), path)
+    real_save = torch.save
+
+    def half_then_crash(obj, f, *args, **kwargs):
+        import io
+
+        buf = io.BytesIO()
+        real_save(obj, buf)
+        f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(torch, "save", half_then_crash)
+    with pytest.raises(OSError, match="simulated"):
+        ck.save_checkpoint(_state(2), path)
+    monkeypatch.undo()
+    assert ck.load_checkpoint(path)["step"] == 1  # the old file, intact
+    leftovers = [p.name for p in path.parent.iterdir() if p.name != path.name]
+    assert leftovers == []  # no half-written file that looks like a checkpoint
+    assert ck.list_checkpoints(tmp_path) == [path]
+
+
+def test_latest_skips_damaged(tmp_path):
+    ck.save_checkpoint(_state(1), ck.checkpoint_path(tmp_path, 1))
+    ck.save_checkpoint(_state(2), ck.checkpoint_path(tmp_path, 2))
+    broken = ck.checkpoint_path(tmp_path, 3)
+    broken.write_bytes(ck.checkpoint_path(tmp_path, 2).read_bytes()[:100])
+    with pytest.warns(UserWarning, match="skipping damaged"):
+        path, state = ck.load_latest(tmp_path)
+    assert path.name == "ckpt-000000002.pt" and state["step"] == 2
+
+
+def test_missing_and_foreign(tmp_path):
+    with pytest.raises(ck.CheckpointError, match="no checkpoints"):
+        ck.load_latest(tmp_path)
+    foreign = tmp_path / "x.pt"
+    torch.save({"w": torch.zeros(1)}, foreign)
+    with pytest.raises(ck.CheckpointError, match="not an nlgan checkpoint"):
+        ck.load_checkpoint(foreign)
+
+
+def test_prune_keeps_newest(tmp_path):
+    for s in (1, 2, 3, 4):
+        ck.save_checkpoint(_state(s), ck.checkpoint_path(tmp_path, s))
+    removed = ck.prune_checkpoints(tmp_path, keep=2)
+    assert [p.name for p in removed] == ["ckpt-000000001.pt", "ckpt-000000002.pt"]
+    assert [p.name for p in ck.list_checkpoints(tmp_path)] == [
+        "ckpt-000000003.pt",
+        "ckpt-000000004.pt",
+    ]
