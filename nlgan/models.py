@@ -1,0 +1,227 @@
+"""SAGAN / BigGAN-style Generator and Discriminator built from a :class:`ModelConfig`.
+
+Widths per stage come from the resolution table in :mod:`nlgan.arch`; self-attention goes after
+the G block whose output has a size listed in ``g_attn_resolutions``, and after the first D
+block whose output has a size in ``d_attn_resolutions``. Spectral norm (``g_sn`` / ``d_sn``)
+wraps every conv, linear and embedding, injected through ``which_conv`` / ``which_linear``.
+
+G: z (or its first chunk, with ``hier``) -> linear -> [B, C, 4, 4] -> up blocks with
+conditional BN -> BN-ReLU-conv3x3-tanh. The class-conditioning vector is the one-hot label, or
+the shared embedding when ``shared_dim > 0``; with ``hier`` every block also gets its own chunk
+of z. D: down blocks -> ReLU -> global sum pool -> linear logit + ``<embed(y), h>`` projection.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nlgan.arch import ARCHS, d_block_widths, d_feature_sizes, g_feature_sizes
+from nlgan.config import ModelConfig
+from nlgan.nn.blocks import DBlock, GBlock
+from nlgan.nn.init import init_weights
+from nlgan.nn.nonlocal_block import SelfAttention
+from nlgan.nn.norm import ConditionalBatchNorm2d
+from nlgan.nn.spectral import sn_conv, sn_embedding, sn_linear
+
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+
+
+def check_labels(y: torch.Tensor | None, batch: int | None, num_classes: int, net: str) -> None:
+    """Raise a one-line ValueError unless ``y`` suits a model with ``num_classes`` classes."""
+    if num_classes == 0:
+        if y is not None:
+            raise ValueError(
+                f"{net} is unconditional (model.num_classes=0): call it without labels y"
+            )
+        return
+    if y is None:
+        raise ValueError(
+            f"{net} is class-conditional (model.num_classes={num_classes}): pass labels y "
+            f"of shape [B]"
+        )
+    if not isinstance(y, torch.Tensor) or y.dtype not in _INT_DTYPES or y.dim() != 1:
+        got = f"{y.dtype} of shape {list(y.shape)}" if isinstance(y, torch.Tensor) else type(y)
+        raise ValueError(f"labels y: expected a [B] integer (long) tensor, got {got}")
+    if batch is not None and y.shape[0] != batch:
+        raise ValueError(f"labels y: {y.shape[0]} labels for a batch of {batch}")
+    if y.numel():
+        lo, hi = (int(v) for v in torch.aminmax(y))
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(
+                f"labels y: values must be in [0, {num_classes - 1}] "
+                f"(model.num_classes={num_classes}), got {lo}..{hi}"
+            )
+
+
+class Generator(nn.Module):
+    """Residual generator: ``G(z, y)`` or ``G(z, emb=G.embed(y))`` -> images in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths = [cfg.g_ch * m for m in ARCHS[cfg.resolution].g_mults]  # sizes 4, 8, ..., R
+        sizes = g_feature_sizes(cfg.resolution)  # block outputs: 8, 16, ..., R
+        which_conv = partial(sn_conv, sn=cfg.g_sn, eps=cfg.sn_eps)
+        which_linear = partial(sn_linear, sn=cfg.g_sn, eps=cfg.sn_eps)
+
+        self.conditional = cfg.num_classes > 0
+        self.shared = None
+        if self.conditional and cfg.shared_dim > 0:
+            self.shared = sn_embedding(cfg.num_classes, cfg.shared_dim, sn=cfg.g_sn, eps=cfg.sn_eps)
+        # Width of G.embed(y): the shared embedding, else the one-hot (0 when unconditional).
+        self.embed_dim = cfg.shared_dim if self.shared is not None else cfg.num_classes
+        # hier: z splits into one chunk for the stem and one per block (BigGAN).
+        self.z_chunk = cfg.z_dim // (len(sizes) + 1) if cfg.hier else 0
+        cond_dim = self.embed_dim + self.z_chunk
+        projected = self.shared is not None or cfg.hier
+        which_bn = partial(
+            ConditionalBatchNorm2d,
+            cond_dim=cond_dim,
+            which_linear=which_linear if projected else None,
+            eps=cfg.bn_eps,
+        )
+
+        self.stem = which_linear(self.z_chunk or cfg.z_dim, widths[0] * 4 * 4)
+        self.blocks = nn.ModuleList(
+            GBlock(widths[i], widths[i + 1], which_conv, which_bn) for i in range(len(sizes))
+        )
+        # Keyed by block index: the attention runs after that block.
+        self.attention = nn.ModuleDict(
+            {
+                str(i): SelfAttention(widths[i + 1], sn=cfg.g_sn, eps=cfg.sn_eps)
+                for i, size in enumerate(sizes)
+                if size in cfg.g_attn_resolutions
+            }
+        )
+        self.out_bn = ConditionalBatchNorm2d(widths[-1], eps=cfg.bn_eps)
+        self.out_conv = which_conv(widths[-1], cfg.img_channels, kernel_size=3, padding=1)
+        init_weights(self, cfg.init)
+
+    def embed(self, y: torch.Tensor) -> torch.Tensor:
+        """Class-conditioning vector [B, embed_dim]: shared embedding, or the float one-hot."""
+        if not self.conditional:
+            raise ValueError(
+                "Generator.embed: the generator is unconditional (model.num_classes=0) and has "
+                "no class embedding"
+            )
+        check_labels(y, None, self.cfg.num_classes, "Generator")
+        return self._embed(y)
+
+    def _embed(self, y: torch.Tensor) -> torch.Tensor:
+        if self.shared is not None:
+            return self.shared(y)  # [B, shared_dim]
+        return F.one_hot(y.long(), self.cfg.num_classes).to(self.out_bn.gain.dtype)  # [B, K]
+
+    def _conditioning(
+        self, z: torch.Tensor, y: torch.Tensor | None, emb: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Validate the inputs and return the class-conditioning vector (None if unconditional)."""
+        if z.dim() != 2 or z.shape[1] != self.cfg.z_dim:
+            raise ValueError(f"z: expected shape [B, {self.cfg.z_dim}], got {list(z.shape)}")
+        if not self.conditional:
+            if y is not None or emb is not None:
+                raise ValueError(
+                    "Generator is unconditional (model.num_classes=0): call G(z) without y or emb"
+                )
+            return None
+        if y is not None and emb is not None:
+            raise ValueError("Generator: pass labels y or a conditioning vector emb, not both")
+        if y is None and emb is None:
+            raise ValueError(
+                f"Generator is class-conditional (model.num_classes={self.cfg.num_classes}): "
+                "call G(z, y) with labels y of shape [B], or G(z, emb=G.embed(y))"
+            )
+        if y is not None:
+            check_labels(y, z.shape[0], self.cfg.num_classes, "Generator")
+            emb = self._embed(y)
+        if emb.shape != (z.shape[0], self.embed_dim):
+            raise ValueError(
+                f"emb: expected shape [{z.shape[0]}, {self.embed_dim}] (what G.embed(y) "
+                f"returns), got {list(emb.shape)}"
+            )
+        return emb
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        y: torch.Tensor | None = None,
+        emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """[B, z_dim] (+ labels [B] or emb [B, E]) -> images [B, img_channels, R, R] in [-1, 1]."""
+        emb = self._conditioning(z, y, emb)
+        if self.z_chunk:
+            z_stem, *z_blocks = z.split(self.z_chunk, dim=1)
+            conds = [c if emb is None else torch.cat([emb, c], dim=1) for c in z_blocks]
+        else:
+            z_stem, conds = z, [emb] * len(self.blocks)
+        h = self.stem(z_stem).view(z.shape[0], -1, 4, 4)  # [B, C0, 4, 4]
+        for i, block in enumerate(self.blocks):
+            h = block(h, conds[i])  # [B, C_i+1, 2H, 2W]
+            if str(i) in self.attention:
+                h = self.attention[str(i)](h)
+        h = F.relu(self.out_bn(h))
+        return torch.tanh(self.out_conv(h))  # [B, img_channels, R, R]
+
+    def attention_layers(self) -> list[SelfAttention]:
+        """The SelfAttention modules in forward order."""
+        return list(self.attention.values())
+
+
+class Discriminator(nn.Module):
+    """Residual projection discriminator: ``D(x, y)`` -> logits [B] (no sigmoid)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        blocks = ARCHS[cfg.resolution].d_blocks
+        widths = [cfg.img_channels, *d_block_widths(cfg.resolution, cfg.d_ch)]
+        which_conv = partial(sn_conv, sn=cfg.d_sn, eps=cfg.sn_eps)
+        self.blocks = nn.ModuleList(
+            DBlock(widths[i], widths[i + 1], which_conv, downsample=down, first=i == 0)
+            for i, (_, down) in enumerate(blocks)
+        )
+        # Attention after the first block with each listed output size (sizes can repeat).
+        first_of_size: dict[int, int] = {}
+        for i, size in enumerate(d_feature_sizes(cfg.resolution)):
+            first_of_size.setdefault(size, i)
+        self.attention = nn.ModuleDict(
+            {
+                str(i): SelfAttention(widths[i + 1], sn=cfg.d_sn, eps=cfg.sn_eps)
+                for i in sorted(first_of_size[s] for s in set(cfg.d_attn_resolutions))
+            }
+        )
+        self.linear = sn_linear(widths[-1], 1, sn=cfg.d_sn, eps=cfg.sn_eps)
+        self.class_embed = None
+        if cfg.num_classes > 0:
+            self.class_embed = sn_embedding(
+                cfg.num_classes, widths[-1], sn=cfg.d_sn, eps=cfg.sn_eps
+            )
+        init_weights(self, cfg.init)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images [B, img_channels, R, R] (+ labels [B]) -> logits [B]."""
+        c, r = self.cfg.img_channels, self.cfg.resolution
+        if x.dim() != 4 or tuple(x.shape[1:]) != (c, r, r):
+            raise ValueError(
+                f"Discriminator: expected images of shape [B, {c}, {r}, {r}] "
+                f"(model.img_channels, model.resolution), got {list(x.shape)}"
+            )
+        check_labels(y, x.shape[0], self.cfg.num_classes, "Discriminator")
+        h = x
+        for i, block in enumerate(self.blocks):
+            h = block(h)  # [B, C_i, H_i, W_i]
+            if str(i) in self.attention:
+                h = self.attention[str(i)](h)
+        h = F.relu(h).sum(dim=(2, 3))  # global sum pooling: [B, C]
+        out = self.linear(h).squeeze(1)  # [B]
+        if self.class_embed is not None:
+            out = out + (self.class_embed(y) * h).sum(dim=1)  # projection term
+        return out
+
+    def attention_layers(self) -> list[SelfAttention]:
+        """The SelfAttention modules in forward order."""
+        return list(self.attention.values())
