@@ -222,7 +222,14 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
     if origin is tuple:
         (item_hint, _) = typing.get_args(hint)
         if isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+            if value.strip().startswith("["):
+                try:
+                    value = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    msg = f"{key}={value!r}: not a list (write [16, 32] or 16,32)"
+                    raise ConfigError(msg) from None
+            else:
+                value = value.split(",")
             value = [v.strip() if isinstance(v, str) else v for v in value if v != ""]
         if value is None:
             value = []
@@ -316,7 +323,7 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 def apply_overrides(
     values: dict[str, Any], overrides: list[str] | tuple[str, ...]
 ) -> dict[str, Any]:
-    """Apply ``section.key=value`` strings to a nested dict (values parsed as YAML scalars)."""
+    """Apply ``section.key=value`` strings to a nested dict (values stay strings until typed)."""
     values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
     sections = [f.name for f in dataclasses.fields(Config)]
     for item in overrides:
@@ -330,7 +337,8 @@ def apply_overrides(
         section, name = parts
         if section not in sections:
             raise _unknown(section, sections)
-        parsed = yaml.safe_load(raw) if raw.strip() else ""
+        # Kept as text: _convert types it by the field, so log.name=0123 stays "0123" (not 83).
+        parsed = raw.strip()
         values.setdefault(section, {})
         if not isinstance(values[section], dict):
             raise ConfigError(f"{section}: expected a section (a mapping of keys to values)")
@@ -352,6 +360,10 @@ def load_config(
         except yaml.YAMLError as err:
             first = str(err).splitlines()[0]
             raise ConfigError(f"{path}: not valid YAML ({first})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{path}: a config must be a mapping with sections model, data, train, eval, log"
+            )
     return config_from_dict(apply_overrides(values, overrides))
 
 
