@@ -41,7 +41,7 @@ def test_gblock_matches_hand_written_forward():
 
     h = block.conv1(up(F.relu(F.batch_norm(x, None, None, training=True))))
     h = block.conv2(F.relu(F.batch_norm(h, None, None, training=True)))
-    expected = h + block.shortcut(up(x))
+    expected = h + block.shortcut(up(x))  # BigGAN's order: up-sample, then the 1x1 conv
     torch.testing.assert_close(block(x), expected)
 
 

@@ -41,13 +41,15 @@ class GBlock(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """[B, in, H, W] -> [B, out, 2H, 2W] (same size when not up-sampling)."""
         h = F.relu(self.bn1(x, cond))
+        # conv1x1 then up-sample equals BigGAN's up-sample then conv1x1 (nearest up-sampling
+        # copies pixels; a 1x1 conv is per pixel) and runs on 4x fewer pixels.
+        if self.shortcut is not None:
+            x = self.shortcut(x)  # [B, out, H, W]
         if self.upsample:
             h = F.interpolate(h, scale_factor=2, mode="nearest")  # [B, in, 2H, 2W]
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = F.interpolate(x, scale_factor=2, mode="nearest")  # [B, out, 2H, 2W]
         h = self.conv1(h)  # [B, out, 2H, 2W]
         h = self.conv2(F.relu(self.bn2(h, cond)))
-        if self.shortcut is not None:
-            x = self.shortcut(x)
         return h + x
 
 
