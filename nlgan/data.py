@@ -211,7 +211,9 @@ def build_image_folder(root: str | Path, model: ModelConfig, hflip: bool = False
     return ImageFolder(files, labels, num_classes, model.resolution, model.img_channels, hflip)
 
 
-def build_cifar(name: str, root: str | Path, model: ModelConfig, download: bool, hflip: bool):
+def build_cifar(
+    name: str, root: str | Path, model: ModelConfig, download: bool, hflip: bool
+) -> TensorImages:
     """CIFAR-10 or CIFAR-100 (training split) from ``root``; downloads only when asked."""
     from torchvision.datasets import CIFAR10, CIFAR100
 
