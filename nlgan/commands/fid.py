@@ -1,0 +1,195 @@
+"""``nlgan fid``: FID / IS / KID of a run, image folder, ``.npz`` of images or statistics.
+
+    nlgan fid runs/c10 cifar10-train.npz --n 50000     # EMA G of the latest checkpoint vs stats
+    nlgan fid generated/ real/                         # two image folders
+    nlgan fid real/ --save-stats cifar10-train.npz     # precompute reference statistics
+    nlgan fid runs/c10 real/ --metrics fid,is,kid --inception-weights pt_inception-...pth
+
+Under ``torchrun --nproc_per_node K -m nlgan.cli fid ...`` each process scores 1/K of the samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+RUN_SUFFIXES = (".pt", ".safetensors")
+DEFAULT_RUN_N = 50_000
+
+
+def _is_run(path: Path) -> bool:
+    """A training run directory or a checkpoint / export file (rather than images or stats)."""
+    if path.is_dir():
+        return (path / "config.yaml").is_file() or (path / "checkpoints").is_dir()
+    return path.suffix.lower() in RUN_SUFFIXES
+
+
+def _generator_source(path: Path, n: int, device: str, seed: int, truncation: float | None):
+    """Images from the EMA generator: sample i uses latent i of the seed's stream and label i mod K.
+
+    Depending only on i makes any split of [0, n) across processes score the same images, and
+    cycling labels keeps a conditional G class-balanced (as ``nlgan sample`` does).
+    """
+    import torch
+
+    from nlgan import sampling
+    from nlgan.metrics.sources import CallableSource
+
+    G, cfg = sampling.load_generator(path, ema=True, device=device)
+    num_classes, z_dim = cfg.model.num_classes, cfg.model.z_dim
+
+    @torch.no_grad()
+    def images(start: int, stop: int) -> torch.Tensor:
+        z = sampling.latents(start, stop - start, z_dim, seed, truncation).to(device)
+        y = torch.arange(start, stop, device=device) % num_classes if num_classes else None
+        unit = sampling.to_unit_range(G(z, y))  # [B, C, R, R] in [0, 1]
+        return (unit * 255).round().to(torch.uint8)  # what sampling.to_uint8 does, kept NCHW
+
+    return CallableSource(images, n, description=f"G_ema of {path}")
+
+
+def _init_distributed(device: str | None) -> tuple[bool, str]:
+    """Join the process group torchrun describes (if any); returns (started here, device)."""
+    import torch
+    import torch.distributed as dist
+
+    cuda = torch.cuda.is_available()
+    if device is None:
+        device = "cuda" if cuda else "cpu"
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False, device
+    use_nccl = device.startswith("cuda")
+    if use_nccl:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend="nccl" if use_nccl else "gloo")
+    return True, device
+
+
+@click.command(name="fid")
+@click.argument("source")
+@click.argument("reference", required=False)
+@click.option(
+    "--n", type=int, default=None, help=f"Samples to score [all images; {DEFAULT_RUN_N} for a run]."
+)
+@click.option("--metrics", default="fid", show_default=True, help="Comma-separated: fid, is, kid.")
+@click.option("--batch-size", type=int, default=100, show_default=True)
+@click.option(
+    "--inception-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="FID Inception weights file [$NLGAN_INCEPTION_WEIGHTS, else the torch hub cache].",
+)
+@click.option(
+    "--save-stats",
+    "stats_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write SOURCE's mu/sigma to this .npz (pytorch-fid format).",
+)
+@click.option("--resolution", type=int, default=None, help="Resize + centre-crop folder images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Latent seed for a run.")
+@click.option("--truncation", type=float, default=None, help="Truncated latents for a run.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [cuda when available].")
+@click.option("--no-cache", is_flag=True, help="Do not read or write cached reference statistics.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+def command(
+    source: str,
+    reference: str | None,
+    n: int | None,
+    metrics: str,
+    batch_size: int,
+    inception_weights: str | None,
+    stats_out: str | None,
+    resolution: int | None,
+    seed: int,
+    truncation: float | None,
+    device: str | None,
+    no_cache: bool,
+    as_json: bool,
+) -> None:
+    """FID / IS / KID of SOURCE against REFERENCE, or SOURCE's statistics with --save-stats.
+
+    SOURCE: a run directory or checkpoint (samples its EMA generator), an image folder, a .npz of
+    uint8 NHWC images, or a statistics .npz. REFERENCE: a statistics .npz (mu, sigma; pytorch-fid
+    and TTUR files work), an image folder or a .npz of images (statistics are cached).
+    """
+    from nlgan.checkpoint import CheckpointError
+    from nlgan.metrics import (
+        InceptionWeightsError,
+        SourceError,
+        StatsError,
+        check_metrics,
+        evaluate,
+        extract,
+        fid_from_stats,
+        format_table,
+        load_inception,
+        load_stats,
+        open_images,
+        open_reference,
+        save_stats,
+    )
+    from nlgan.metrics.distributed import rank_and_world
+    from nlgan.metrics.stats import is_stats_file
+
+    try:
+        names = check_metrics(metrics)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--metrics") from None
+    if reference is None and stats_out is None and names != ("is",):
+        raise click.UsageError(
+            "give a REFERENCE (statistics .npz or real images), or --save-stats FILE.npz, "
+            "or --metrics is"
+        )
+    src = Path(source).expanduser()
+    if not src.exists():
+        raise click.UsageError(f"SOURCE {source}: no such file or folder")
+    started, device = _init_distributed(device)
+    rank, _ = rank_and_world()
+    try:
+        extractor = load_inception(inception_weights, device=device)
+        if src.suffix.lower() == ".npz" and is_stats_file(src):
+            if stats_out or names != ("fid",):
+                raise click.UsageError(
+                    f"SOURCE {source} holds statistics: only FID against a REFERENCE works with it"
+                )
+            ref = open_reference(
+                reference, extractor, batch_size=batch_size, use_cache=not no_cache
+            )
+            scores = {"fid": fid_from_stats(load_stats(src), ref.stats)}
+        else:
+            if _is_run(src):
+                images = _generator_source(src, n or DEFAULT_RUN_N, device, seed, truncation)
+            else:
+                images = open_images(src, resolution=resolution)
+            scores = None
+            if stats_out:
+                out = extract(images, extractor, n=n, batch_size=batch_size, progress=True)
+                if rank == 0:
+                    save_stats(out.stats, stats_out)
+                    click.echo(f"saved statistics of {out.n} images to {stats_out}", err=True)
+            if reference is not None or (names == ("is",) and stats_out is None):
+                scores = evaluate(
+                    images,
+                    reference,
+                    metrics=names,
+                    n=n,
+                    batch_size=batch_size,
+                    extractor=extractor,
+                    use_cache=not no_cache,
+                    progress=True,
+                )
+    except (SourceError, StatsError, InceptionWeightsError, CheckpointError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        if started:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if scores is None or rank != 0:
+        return
+    click.echo(json.dumps(scores) if as_json else format_table(scores))

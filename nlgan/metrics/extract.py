@@ -1,0 +1,91 @@
+"""One pass of an extractor over a source: streaming statistics, and features / logits if asked.
+
+Each process reads its shard of [0, n); statistics sums are all-reduced and per-sample rows are
+all-gathered, so every process returns the same result as one process reading everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from nlgan.metrics.distributed import all_gather_rows, all_reduce_sum, rank_and_world, shard
+from nlgan.metrics.inception import FeatureExtractor
+from nlgan.metrics.sources import ImageSource
+from nlgan.metrics.stats import FeatureStats, Stats
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one pass produced (None for what was not asked for)."""
+
+    n: int
+    stats: Stats | None  # mean / covariance of the pool features
+    features: torch.Tensor | None  # [n, d] float32 on the CPU, in index order
+    logits: torch.Tensor | None  # [n, K] float32 on the CPU, in index order
+
+
+def extract(
+    source: ImageSource,
+    extractor: FeatureExtractor,
+    n: int | None = None,
+    batch_size: int = 100,
+    stats: bool = True,
+    features: bool = False,
+    logits: bool = False,
+    group: dist.ProcessGroup | None = None,
+    progress: bool = False,
+) -> Extracted:
+    """Run ``extractor`` over images [0, n) of ``source`` (split across processes)."""
+    n = len(source) if n is None else n
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n={n} and batch_size={batch_size} must both be >= 1")
+    source.check_length(n)
+    rank, world = rank_and_world(group)
+    start, stop = shard(n, rank, world)
+    device = extractor.device
+    # float64 sums live next to the features; MPS has no float64, so they go to the CPU there
+    sums_device = torch.device("cpu") if device.type == "mps" else device
+    running = FeatureStats(extractor.feature_dim, sums_device) if stats else None
+    kept_features: list[torch.Tensor] = []
+    kept_logits: list[torch.Tensor] = []
+    with tqdm(
+        total=stop - start,
+        desc=f"Inception features ({source.description})",
+        unit="img",
+        disable=not progress or rank != 0,
+        leave=False,
+    ) as bar:
+        for images in source.batches(start, stop, batch_size):
+            pool, logit = extractor(images)  # [B, d], [B, K]
+            if running is not None:
+                running.update(pool)
+            if features:
+                kept_features.append(pool)
+            if logits:
+                kept_logits.append(logit)
+            bar.update(images.shape[0])
+    result_stats = None
+    if running is not None:
+        all_reduce_sum(running.tensors(), group)
+        result_stats = running.stats(extractor=extractor.identity)
+    return Extracted(
+        n=n,
+        stats=result_stats,
+        features=_gather(kept_features, extractor.feature_dim, device, group) if features else None,
+        logits=_gather(kept_logits, extractor.num_logits, device, group) if logits else None,
+    )
+
+
+def _gather(
+    chunks: list[torch.Tensor],
+    width: int,
+    device: torch.device,
+    group: dist.ProcessGroup | None,
+) -> torch.Tensor:
+    """Concatenate this process's rows, gather every process's in rank order, move to CPU."""
+    rows = torch.cat(chunks) if chunks else torch.zeros(0, width, device=device)
+    return all_gather_rows(rows.to(device).float(), group).cpu()

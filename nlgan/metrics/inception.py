@@ -1,0 +1,202 @@
+"""The FID Inception network with TensorFlow-equivalent input handling.
+
+The blocks are torch-fidelity's port of the TF ``inception-2015-12-05`` graph (FIDInceptionA/C/E:
+average pools that ignore padding, a max pool in the last block, a 1008-class fc). The input
+path is TF's: uint8 images, TF1 bilinear resize to 299 without the half-pixel offset, then
+``(x - 128) / 128``.
+One forward returns both the 2048-d pool3 features (FID, KID) and the bias-free logits (IS).
+
+For speed, each eval-mode BatchNorm is folded into its convolution and the network runs
+channels-last; features agree with torch-fidelity's extractor to ~1e-6 relative (tested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch_fidelity.feature_extractor_inceptionv3 import (
+    BasicConv2d,
+    InceptionA,
+    InceptionB,
+    InceptionC,
+    InceptionD,
+    InceptionE_1,
+    InceptionE_2,
+)
+from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+from nlgan.metrics.weights import (
+    InceptionWeightsError,
+    file_sha256,
+    load_state_dict,
+    resolve_inception_weights,
+)
+
+INPUT_SIZE = 299
+FEATURE_DIM = 2048
+NUM_LOGITS = 1008
+
+
+class FeatureExtractor(Protocol):
+    """What the metrics need: uint8 images in, (pool features, logits) out, and an identity."""
+
+    identity: str  # names the network and its weights; part of reference-statistics cache keys
+    device: torch.device
+    feature_dim: int  # width of the pool features (FID, KID)
+    num_logits: int  # width of the logits (IS)
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class _ConvReLU(nn.Module):
+    """A convolution with its BatchNorm folded in, then ReLU (an inference-only BasicConv2d)."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x), inplace=True)
+
+
+def _trunk() -> nn.Sequential:
+    """The convolutional part; child names match the weights file's keys."""
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("Conv2d_1a_3x3", BasicConv2d(3, 32, kernel_size=3, stride=2)),
+                ("Conv2d_2a_3x3", BasicConv2d(32, 32, kernel_size=3)),
+                ("Conv2d_2b_3x3", BasicConv2d(32, 64, kernel_size=3, padding=1)),
+                ("MaxPool_1", nn.MaxPool2d(kernel_size=3, stride=2)),
+                ("Conv2d_3b_1x1", BasicConv2d(64, 80, kernel_size=1)),
+                ("Conv2d_4a_3x3", BasicConv2d(80, 192, kernel_size=3)),
+                ("MaxPool_2", nn.MaxPool2d(kernel_size=3, stride=2)),
+                ("Mixed_5b", InceptionA(192, pool_features=32)),
+                ("Mixed_5c", InceptionA(256, pool_features=64)),
+                ("Mixed_5d", InceptionA(288, pool_features=64)),
+                ("Mixed_6a", InceptionB(288)),
+                ("Mixed_6b", InceptionC(768, channels_7x7=128)),
+                ("Mixed_6c", InceptionC(768, channels_7x7=160)),
+                ("Mixed_6d", InceptionC(768, channels_7x7=160)),
+                ("Mixed_6e", InceptionC(768, channels_7x7=192)),
+                ("Mixed_7a", InceptionD(768)),
+                ("Mixed_7b", InceptionE_1(1280)),
+                ("Mixed_7c", InceptionE_2(2048)),
+                ("AvgPool", nn.AdaptiveAvgPool2d(output_size=(1, 1))),
+            ]
+        )
+    )
+
+
+def _fuse_batchnorm(module: nn.Module) -> None:
+    """Replace every BasicConv2d (conv, BN, ReLU) below ``module`` by a fused conv + ReLU."""
+    for name, child in module.named_children():
+        if isinstance(child, BasicConv2d):
+            setattr(module, name, _ConvReLU(fuse_conv_bn_eval(child.conv, child.bn)))
+        else:
+            _fuse_batchnorm(child)
+
+
+@contextlib.contextmanager
+def _exact_float32(device: torch.device) -> Iterator[None]:
+    """No autocast and no TF32 while extracting: scores must not depend on the caller's settings."""
+    if device.type != "cuda":
+        with torch.autocast(device.type, enabled=False):
+            yield
+        return
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.autocast("cuda", enabled=False):
+            yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+class InceptionExtractor(nn.Module):
+    """FID Inception: uint8 [B, 3|1, H, W] -> (pool3 [B, 2048], bias-free logits [B, 1008])."""
+
+    feature_dim = FEATURE_DIM
+    num_logits = NUM_LOGITS
+
+    def __init__(self, state_dict: dict[str, torch.Tensor], identity: str, fuse: bool = True):
+        super().__init__()
+        self.identity = identity
+        self.trunk = _trunk()
+        self.fc = nn.Linear(FEATURE_DIM, NUM_LOGITS)
+        trunk_state = {k: v for k, v in state_dict.items() if not k.startswith("fc.")}
+        fc_state = {k[3:]: v for k, v in state_dict.items() if k.startswith("fc.")}
+        try:
+            self.trunk.load_state_dict(trunk_state)
+            self.fc.load_state_dict(fc_state)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0]
+            raise InceptionWeightsError(
+                f"{identity}: not the FID Inception (inception-2015-12-05) state dict ({first}); "
+                "use pytorch-fid's pt_inception-2015-12-05-6726825d.pth or torch-fidelity's "
+                "weights-inception-2015-12-05-6726825d.pth"
+            ) from None
+        self.eval().requires_grad_(False)
+        if fuse:
+            _fuse_batchnorm(self.trunk)
+        self.to(memory_format=torch.channels_last)
+
+    @property
+    def device(self) -> torch.device:
+        """The device the network lives on (images are moved there)."""
+        return self.fc.weight.device
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pool3 features and bias-free logits (torch-fidelity's ``2048`` / ``logits_unbiased``)."""
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(
+                f"Inception expects uint8 images [B, 3 or 1, H, W], got {images.dtype} "
+                f"{list(images.shape)} (convert generator output with (x + 1) * 127.5, rounded)"
+            )
+        device = self.device
+        with torch.no_grad(), _exact_float32(device):
+            x = images.to(device).float()
+            if x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB, as PIL's convert("RGB") does
+            x = interpolate_bilinear_2d_like_tensorflow1x(
+                x, size=(INPUT_SIZE, INPUT_SIZE), align_corners=False
+            )  # [B, 3, 299, 299]
+            x = (x - 128) / 128  # what the TF graph's Sub/Mul pair computes, bit-exactly
+            x = x.contiguous(memory_format=torch.channels_last)
+            pool = self.trunk(x).flatten(1)  # [B, 2048]
+            logits = pool @ self.fc.weight.T  # [B, 1008]; IS uses logits without the bias
+        return pool.float(), logits.float()
+
+
+def load_inception(
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    download: bool = True,
+    fuse: bool = True,
+) -> InceptionExtractor:
+    """Build the FID Inception from a weights file (see ``resolve_inception_weights``)."""
+    path = resolve_inception_weights(weights, download=download)
+    identity = f"inception-2015-12-05:sha256={file_sha256(path)[:16]}"
+    return InceptionExtractor(load_state_dict(path), identity, fuse=fuse).to(device)
+
+
+def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """He-scaled random weights in the weights file's layout, for offline tests and benchmarks."""
+    gen = torch.Generator().manual_seed(seed)
+    trunk, fc = _trunk(), nn.Linear(FEATURE_DIM, NUM_LOGITS)
+    for module in [*trunk.modules(), fc]:
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            fan_in = module.weight[0].numel()
+            with torch.no_grad():  # He: keeps ReLU activations O(1) through ~100 layers
+                module.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=gen)
+    state = dict(trunk.state_dict())
+    state.update({f"fc.{k}": v for k, v in fc.state_dict().items()})
+    return state
