@@ -34,6 +34,7 @@ from torch import nn
 from nlgan.nn.spectral import sn_conv, sn_linear
 
 AFFINITIES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
+_SOFTMAX = ("gaussian", "embedded_gaussian")
 _SHAPES = {1: "[B, C, L]", 2: "[B, C, H, W]", 3: "[B, C, T, H, W]"}
 
 
@@ -146,7 +147,7 @@ class NonLocalBlock(nn.Module):
         pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[dims]
         self.pool = pool(self.pool_factors) if subsample > 1 or subsample_time else nn.Identity()
 
-        def conv(c_in: int, c_out: int) -> nn.Module:
+        def conv(c_in: int, c_out: int, bias: bool = bias) -> nn.Module:
             return sn_conv(c_in, c_out, 1, sn=sn, eps=eps, dims=dims, bias=bias)
 
         if affinity == "gaussian":  # compares raw features: no embedding
@@ -154,11 +155,12 @@ class NonLocalBlock(nn.Module):
             self.phi: nn.Module = nn.Identity()
         else:
             self.theta = conv(channels, key_channels)
-            self.phi = conv(channels, key_channels)
+            # phi's bias adds a per-query constant to the logits, which a softmax cancels
+            self.phi = conv(channels, key_channels, bias and affinity not in _SOFTMAX)
         self.g = conv(channels, inter_channels)
         self.w_z = conv(inter_channels, channels)
         self.gamma = nn.Parameter(torch.zeros(()))  # z == x at init; see the module docstring
-        if affinity in ("gaussian", "embedded_gaussian"):
+        if affinity in _SOFTMAX:
             self.kernel: nn.Module = _Softmax()
         elif affinity == "dot_product":
             self.kernel = _DotProduct()
@@ -173,11 +175,13 @@ class NonLocalBlock(nn.Module):
         """One-line errors for a wrong rank, channel count, or an input too small to pool."""
         name = f"{type(self).__name__}(dims={self.dims})"
         if x.dim() != self.dims + 2:
-            raise ValueError(
-                f"{name} expects a {_SHAPES[self.dims]} tensor, got shape {tuple(x.shape)}; "
+            fix = (
                 f"build the block with dims={x.dim() - 2}"
-                if 1 <= x.dim() - 2 <= 3
-                else f"{name} expects a {_SHAPES[self.dims]} tensor, got shape {tuple(x.shape)}"
+                if x.dim() - 2 in _SHAPES
+                else f"pass a rank-{self.dims + 2} tensor"
+            )
+            raise ValueError(
+                f"{name} expects a {_SHAPES[self.dims]} tensor, got shape {tuple(x.shape)}; {fix}"
             )
         if x.shape[1] != self.channels:
             raise ValueError(
