@@ -1,0 +1,78 @@
+"""``nlgan train``: train a GAN from a YAML preset plus ``--set`` overrides, or resume a run."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(
+    "train",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=(
+        "Examples: nlgan train  |  nlgan train configs/cifar10_sagan.yaml --set "
+        "data.root=/data/cifar10 --out runs/c10  |  nlgan train --resume runs/c10"
+    ),
+)
+@click.argument("config", required=False)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one config value, e.g. --set train.lr_d=4e-4 (repeatable).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Run directory (default: runs/<config name>).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    help="Continue the run in this directory from its latest good checkpoint.",
+)
+def command(
+    config: str | None, overrides: tuple[str, ...], out: str | None, resume: str | None
+) -> None:
+    """Train a GAN from CONFIG (a YAML file or preset name; default configs/digits.yaml)."""
+    # Heavy imports here, so that `nlgan train --help` stays instant.
+    from nlgan.checkpoint import CheckpointError
+    from nlgan.config import ConfigError
+    from nlgan.data import DataError
+    from nlgan.train.loop import Trainer, TrainingDiverged
+    from nlgan.train.run import new_run, resume_run
+
+    if resume and (config or out):
+        raise click.UsageError(
+            "--resume RUN continues RUN with its own config.yaml: drop CONFIG / --out"
+        )
+    try:
+        if resume:
+            cfg, run_dir, ckpt, state = resume_run(resume, overrides)
+            if state["step"] >= cfg.train.steps:
+                click.echo(
+                    f"{run_dir} is already at step {state['step']} (train.steps="
+                    f"{cfg.train.steps}); to train further: nlgan train --resume {run_dir} "
+                    f"--set train.steps=N"
+                )
+                return
+            click.echo(f"resuming {run_dir} from {ckpt.name} (step {state['step']})")
+        else:
+            cfg, run_dir = new_run(config, overrides, out)
+            state = None
+        trainer = Trainer(cfg, run_dir, state)
+        result = trainer.fit()
+    except (ConfigError, DataError, CheckpointError, TrainingDiverged) as err:
+        raise click.ClickException(str(err)) from None
+    if not trainer.acc.is_main_process:
+        return
+    if result.interrupted:
+        click.echo(
+            f"interrupted at step {result.step}; checkpoint {result.checkpoint}; "
+            f"continue with: nlgan train --resume {run_dir}"
+        )
+        raise click.exceptions.Exit(130)
+    click.echo(
+        f"done: {result.step} steps in {result.seconds / 60:.1f} min; "
+        f"checkpoint {result.checkpoint}; samples in {run_dir / 'samples'}"
+    )

@@ -1,0 +1,304 @@
+"""The training loop on Hugging Face accelerate: build, step, log, sample, checkpoint, resume.
+
+``Trainer(cfg, run_dir, state)`` builds everything once (strategies such as the loss pair are
+chosen here, not in the loop); ``fit()`` runs G steps until ``train.steps``. The same code runs
+on one CPU, one GPU or many processes under ``accelerate launch`` / ``torchrun``: models are
+built right after a common seed (same initial weights everywhere), while data order, latents
+and the global RNGs are seeded per process.
+
+Failure behaviour: a non-finite loss stops the run with :class:`TrainingDiverged` naming the
+step; no checkpoint is written after it, so the run's newest checkpoint is the last good one.
+Ctrl-C finishes the current step, saves a checkpoint and returns with ``interrupted=True``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from nlgan.checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
+from nlgan.config import Config, config_to_dict, save_config
+from nlgan.data import DataError, build_dataset
+from nlgan.losses import losses_for
+from nlgan.models import Discriminator, Generator
+from nlgan.nn.spectral import spectral_sigmas
+from nlgan.nn.sync_bn import convert_sync_batchnorm
+from nlgan.sampling import class_grid, save_grid
+from nlgan.tracking import Tracker
+from nlgan.train.ema import EMA
+from nlgan.train.interrupt import StopRequest
+from nlgan.train.run import CONFIG_NAME
+from nlgan.train.state import (
+    ResumableBatchSampler,
+    capture_rng,
+    derive_seed,
+    position,
+    restore_rng,
+    seed_everything,
+    seeded_generator,
+)
+from nlgan.train.step import GANStep, Latents
+
+GRID_CLASSES = 10  # sample grids show at most this many classes, one row each
+LOADER_STREAM = 1  # stream ids for derive_seed, so per-purpose seeds never coincide
+PROCESS_STREAM = 2
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the run stopped without writing a checkpoint."""
+
+
+@dataclass
+class FitResult:
+    """What a finished (or interrupted) run left behind."""
+
+    step: int
+    checkpoint: Path | None
+    interrupted: bool
+    seconds: float
+
+
+class Trainer:
+    """Owns the accelerator, models, optimisers, EMA, data stream and tracker of one run."""
+
+    def __init__(self, cfg: Config, run_dir: str | Path, state: dict[str, Any] | None = None):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        tc = cfg.train
+        self.acc = acc = Accelerator(
+            mixed_precision=tc.mixed_precision, gradient_accumulation_steps=tc.grad_accum
+        )
+        self.step = int(state["step"]) if state else 0
+
+        seed_everything(tc.seed)  # common seed: identical initial weights on every process
+        G, D = Generator(cfg.model), Discriminator(cfg.model)
+        self.ema = EMA(G, tc.ema_decay, tc.ema_start)
+        if state:
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            self.ema.load_state_dict(state["G_ema"])
+        if acc.num_processes > 1 and tc.sync_bn:
+            G = convert_sync_batchnorm(G.to(acc.device))
+        self.ema.ema.to(acc.device)
+        betas = (tc.beta1, tc.beta2)
+        opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=betas)
+        opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=betas)
+        self.G, self.D, self.opt_G, self.opt_D = acc.prepare(G, D, opt_G, opt_D)
+        if state:
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            if acc.scaler is not None and state.get("scaler"):
+                acc.scaler.load_state_dict(state["scaler"])
+
+        rank, world = acc.process_index, acc.num_processes
+        seed_everything(derive_seed(tc.seed, PROCESS_STREAM, rank))
+        if state and len(state.get("rng", [])) == world:
+            restore_rng(state["rng"][rank])
+        elif state:
+            warnings.warn(
+                f"resuming on {world} process(es) from a checkpoint written by "
+                f"{len(state.get('rng', []))}: RNG streams restart, so the resume is not exact",
+                stacklevel=2,
+            )
+
+        dataset = build_dataset(cfg.data, cfg.model)
+        self.batches = int(state["data"]["batches"]) if state else 0
+        try:
+            self.sampler = ResumableBatchSampler(
+                len(dataset), tc.batch_size, tc.seed, rank, world, start_batch=self.batches
+            )
+        except ValueError as err:
+            raise DataError(str(err)) from None
+        self.loader = DataLoader(
+            dataset,
+            batch_sampler=self.sampler,
+            num_workers=cfg.data.num_workers,
+            pin_memory=acc.device.type == "cuda",
+            # Its own generator: creating the iterator must not consume the global RNG.
+            generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
+        )
+        self.gan_step = GANStep(
+            acc,
+            self.G,
+            self.D,
+            self.opt_G,
+            self.opt_D,
+            losses_for(tc.loss),
+            Latents(cfg.model.z_dim, cfg.model.num_classes, tc.seed, rank),
+            tc.batch_size,
+            tc.d_steps_per_g_step,
+            conditional=cfg.model.num_classes > 0,
+        )
+        # Real images per G step over all processes, for the images/s figure.
+        self.images_per_step = tc.batch_size * tc.grad_accum * tc.d_steps_per_g_step * world
+
+        config_dict = config_to_dict(cfg)
+        if acc.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.run_dir / CONFIG_NAME)
+        acc.wait_for_everyone()
+        self.tracker = Tracker(
+            cfg.log,
+            self.run_dir,
+            config_dict,
+            resume_id=state.get("tracker_run_id") if state else None,
+            enabled=acc.is_main_process,
+        )
+        self.config_dict = config_dict
+
+    # ------------------------------------------------------------------ data
+
+    def _real_batches(self):
+        """Endless (x, y) batches; counts what was consumed (workers may prefetch further)."""
+        for x, y in self.loader:
+            self.batches += 1
+            yield x, y
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything exact resume needs, as weights_only-loadable plain data."""
+        acc = self.acc
+        rng = gather_object([capture_rng()])  # one entry per process, in rank order
+        return {
+            "config": self.config_dict,
+            "step": self.step,
+            "G": acc.unwrap_model(self.G).state_dict(),
+            "D": acc.unwrap_model(self.D).state_dict(),
+            "G_ema": self.ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
+            "rng": rng,
+            "data": position(self.batches, self.sampler.batches_per_epoch),
+            "world_size": acc.num_processes,
+            "tracker_run_id": self.tracker.run_id,
+        }
+
+    def save(self) -> Path:
+        """Write the checkpoint of the current step (main process) and prune old ones."""
+        state = self.state_dict()  # every process takes part (RNG states are gathered)
+        path = checkpoint_path(self.run_dir, self.step)
+        if self.acc.is_main_process:
+            save_checkpoint(state, path)
+            prune_checkpoints(self.run_dir, self.cfg.train.keep_ckpts)
+        self.acc.wait_for_everyone()
+        return path
+
+    # ------------------------------------------------------------------ sampling and logging
+
+    def sample(self) -> Path | None:
+        """Save and log the EMA generator's grid: fixed z, one row per class."""
+        if not self.acc.is_main_process:
+            return None
+        per_class = GRID_CLASSES
+        K = self.cfg.model.num_classes
+        classes = list(range(min(K, GRID_CLASSES))) if K else None
+        images = class_grid(self.ema.ema, per_class, self.cfg.train.seed, classes=classes)
+        path = self.run_dir / "samples" / f"step-{self.step:09d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_grid(images, path, nrow=per_class)
+        self.tracker.log_image("samples", path, self.step, caption=f"EMA G, step {self.step}")
+        return path
+
+    def _scalars(self, sums: dict[str, float], n: int, seconds: float) -> dict[str, float]:
+        G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
+        out = {f"loss/{k.removeprefix('loss_')}": v / n for k, v in sums.items()}
+        out["lr/g"] = self.opt_G.param_groups[0]["lr"]
+        out["lr/d"] = self.opt_D.param_groups[0]["lr"]
+        out["images_per_s"] = n * self.images_per_step / max(seconds, 1e-9)
+        for name, model in (("g", G), ("d", D)):
+            sigmas = spectral_sigmas(model)
+            if sigmas:
+                out[f"sigma_max/{name}"] = max(sigmas.values())
+        return out
+
+    # ------------------------------------------------------------------ the loop
+
+    def _check(self, losses: dict[str, torch.Tensor], stop: StopRequest) -> tuple[dict, bool]:
+        """Average losses over processes; fail on a non-finite one; agree on stopping."""
+        keys = list(losses)
+        flags = torch.stack([*(losses[k].float() for k in keys)])
+        flags = torch.cat([flags, torch.tensor([float(stop.requested)], device=flags.device)])
+        flags = self.acc.reduce(flags, reduction="mean").tolist()  # one sync per step
+        values = dict(zip(keys, flags[:-1], strict=True))
+        if not all(torch.isfinite(torch.tensor(v)) for v in values.values()):
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+            last = self.last_checkpoint.name if self.last_checkpoint else "none yet"
+            raise TrainingDiverged(
+                f"step {self.step + 1}: loss is not finite ({shown}); training stopped without "
+                f"saving, the last good checkpoint is {last} (try lower train.lr_d / train.lr_g "
+                "or train.mixed_precision=no)"
+            )
+        return values, flags[-1] > 0
+
+    def fit(self) -> FitResult:
+        """Train until ``train.steps`` G steps; checkpoint, sample and log on the way."""
+        tc = self.cfg.train
+        self.last_checkpoint: Path | None = None
+        real = self._real_batches()
+        bar = tqdm(
+            total=tc.steps,
+            initial=self.step,
+            disable=not self.acc.is_main_process,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+        )
+        sums: dict[str, float] = {}
+        n_logged, t_log, t0 = 0, time.perf_counter(), time.perf_counter()
+        interrupted, saved_at = False, -1
+        self.G.train()
+        self.D.train()
+        try:
+            with StopRequest(announce=self.acc.is_main_process) as stop:
+                while self.step < tc.steps:
+                    losses = self.gan_step(self.step + 1, real)
+                    self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
+                    values, stop_now = self._check(losses, stop)
+                    self.step += 1
+                    for k, v in values.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    n_logged += 1
+                    bar.update(1)
+                    if tc.log_every and self.step % tc.log_every == 0:
+                        now = time.perf_counter()
+                        scalars = self._scalars(sums, n_logged, now - t_log)
+                        self.tracker.log(scalars, self.step)
+                        bar.set_postfix(
+                            d=f"{scalars['loss/d']:.3f}",
+                            g=f"{scalars['loss/g']:.3f}",
+                            img_s=f"{scalars['images_per_s']:.0f}",
+                            refresh=False,
+                        )
+                        sums, n_logged, t_log = {}, 0, now
+                    if tc.sample_every and self.step % tc.sample_every == 0:
+                        self.sample()
+                    if tc.ckpt_every and self.step % tc.ckpt_every == 0:
+                        self.last_checkpoint, saved_at = self.save(), self.step
+                    if stop_now:
+                        interrupted = True
+                        break
+        except TrainingDiverged:
+            self.tracker.finish()
+            raise
+        except KeyboardInterrupt:
+            # A Ctrl-C that bypassed the handler (not the main thread, or a second press):
+            # the weights may hold part of the next step, but losing the run is worse.
+            interrupted = True
+        finally:
+            bar.close()
+        if saved_at != self.step:
+            self.last_checkpoint = self.save()
+        if not interrupted and not (tc.sample_every and self.step % tc.sample_every == 0):
+            self.sample()  # the final grid
+        self.tracker.finish()
+        return FitResult(self.step, self.last_checkpoint, interrupted, time.perf_counter() - t0)
