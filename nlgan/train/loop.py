@@ -77,6 +77,8 @@ class Trainer:
             mixed_precision=tc.mixed_precision, gradient_accumulation_steps=tc.grad_accum
         )
         self.step = int(state["step"]) if state else 0
+        if acc.device.type == "cpu" and tc.cpu_threads > 0:
+            torch.set_num_threads(tc.cpu_threads)  # per process; see TrainConfig.cpu_threads
 
         seed_everything(tc.seed)  # common seed: identical initial weights on every process
         G, D = Generator(cfg.model), Discriminator(cfg.model)

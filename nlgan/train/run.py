@@ -32,6 +32,7 @@ RESUMABLE_KEYS = (
     "train.keep_ckpts",
     "train.sample_every",
     "train.log_every",
+    "train.cpu_threads",
     "data.root",
     "data.download",
     "data.num_workers",
