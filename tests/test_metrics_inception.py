@@ -44,6 +44,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [32, 64])
 def test_features_match_torch_fidelity(ours, theirs, size):
     images = torch.randint(

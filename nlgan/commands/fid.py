@@ -90,7 +90,9 @@ def _init_distributed(device: str | None) -> tuple[bool, str]:
     default=None,
     help="Write SOURCE's mu/sigma to this .npz (pytorch-fid format).",
 )
-@click.option("--resolution", type=int, default=None, help="Resize + centre-crop folder images.")
+@click.option(
+    "--resolution", type=int, default=None, help="Resize + centre-crop folder images to this size."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Latent seed for a run.")
 @click.option("--truncation", type=float, default=None, help="Truncated latents for a run.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [cuda when available].")
@@ -151,17 +153,21 @@ def command(
     started, device = _init_distributed(device)
     rank, _ = rank_and_world()
     try:
-        extractor = load_inception(inception_weights, device=device)
         if src.suffix.lower() == ".npz" and is_stats_file(src):
             if stats_out or names != ("fid",):
                 raise click.UsageError(
                     f"SOURCE {source} holds statistics: only FID against a REFERENCE works with it"
                 )
-            ref = open_reference(
-                reference, extractor, batch_size=batch_size, use_cache=not no_cache
-            )
-            scores = {"fid": fid_from_stats(load_stats(src), ref.stats)}
+            if is_stats_file(reference):  # two statistics files: no network needed
+                ref_stats = load_stats(reference)
+            else:
+                extractor = load_inception(inception_weights, device=device)
+                ref_stats = open_reference(
+                    reference, extractor, batch_size=batch_size, use_cache=not no_cache
+                ).stats
+            scores = {"fid": fid_from_stats(load_stats(src), ref_stats)}
         else:
+            extractor = load_inception(inception_weights, device=device)
             if _is_run(src):
                 images = _generator_source(src, n or DEFAULT_RUN_N, device, seed, truncation)
             else:
@@ -172,6 +178,8 @@ def command(
                 if rank == 0:
                     save_stats(out.stats, stats_out)
                     click.echo(f"saved statistics of {out.n} images to {stats_out}", err=True)
+            if reference is not None and Path(reference).is_dir():
+                reference = open_images(reference, resolution=resolution)
             if reference is not None or (names == ("is",) and stats_out is None):
                 scores = evaluate(
                     images,

@@ -21,7 +21,6 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch_fidelity.feature_extractor_inceptionv3 import (
     BasicConv2d,
     InceptionA,
@@ -96,11 +95,18 @@ def _trunk() -> nn.Sequential:
     )
 
 
+@torch.no_grad()
 def _fuse_batchnorm(module: nn.Module) -> None:
-    """Replace every BasicConv2d (conv, BN, ReLU) below ``module`` by a fused conv + ReLU."""
+    """Fold each BasicConv2d's eval-mode BN into its conv (in float64), leaving conv + ReLU."""
     for name, child in module.named_children():
         if isinstance(child, BasicConv2d):
-            setattr(module, name, _ConvReLU(fuse_conv_bn_eval(child.conv, child.bn)))
+            conv, bn = child.conv, child.bn
+            scale = bn.weight.double() / (bn.running_var.double() + bn.eps).sqrt()  # [out]
+            weight = conv.weight.double() * scale[:, None, None, None]
+            bias = bn.bias.double() - bn.running_mean.double() * scale
+            conv.weight = nn.Parameter(weight.float(), requires_grad=False)
+            conv.bias = nn.Parameter(bias.float(), requires_grad=False)
+            setattr(module, name, _ConvReLU(conv))
         else:
             _fuse_batchnorm(child)
 
@@ -130,13 +136,14 @@ class InceptionExtractor(nn.Module):
     def __init__(self, state_dict: dict[str, torch.Tensor], identity: str, fuse: bool = True):
         super().__init__()
         self.identity = identity
-        self.trunk = _trunk()
-        self.fc = nn.Linear(FEATURE_DIM, NUM_LOGITS)
+        with torch.device("meta"):  # no random init of 24M weights that are replaced anyway
+            self.trunk = _trunk()
+            self.fc = nn.Linear(FEATURE_DIM, NUM_LOGITS)
         trunk_state = {k: v for k, v in state_dict.items() if not k.startswith("fc.")}
         fc_state = {k[3:]: v for k, v in state_dict.items() if k.startswith("fc.")}
         try:
-            self.trunk.load_state_dict(trunk_state)
-            self.fc.load_state_dict(fc_state)
+            self.trunk.load_state_dict(trunk_state, assign=True)
+            self.fc.load_state_dict(fc_state, assign=True)
         except RuntimeError as err:
             first = str(err).splitlines()[0]
             raise InceptionWeightsError(
