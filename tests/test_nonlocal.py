@@ -232,6 +232,8 @@ BAD_BUILDS = [
     (lambda: NonLocalBlock(8, subsample_time=True), r"subsample_time=True needs dims=3"),
     (lambda: SelfAttention(12), r"channels=12 must be a positive multiple of 8"),
     (lambda: SelfAttention(4), r"channels=4 must be a positive multiple of 8"),
+    (lambda: SelfAttention(-8), r"channels=-8 must be a positive multiple of 8"),
+    (lambda: SelfAttention(0), r"channels=0 must be a positive multiple of 8"),
 ]
 
 

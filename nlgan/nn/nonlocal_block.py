@@ -223,8 +223,8 @@ class SelfAttention(NonLocalBlock):
         if (
             isinstance(channels, bool)
             or not isinstance(channels, int)
+            or channels < 8
             or channels % 8
-            or not channels
         ):
             raise ValueError(
                 f"SelfAttention: channels={channels!r} must be a positive multiple of 8 "
