@@ -180,3 +180,47 @@ def test_bad_config_is_one_line(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
     missing = _train(str(tmp_path / "nope.yaml"), code=1)
     assert "not found" in missing.output
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:FID from 12 samples")  # expected: a tiny n on purpose
+def test_periodic_eval_scores_the_ema_generator(tiny_config, tmp_path, monkeypatch):
+    import numpy as np
+
+    from nlgan.metrics.inception import random_state_dict
+
+    weights = tmp_path / "inception.pt"
+    torch.save(random_state_dict(seed=0), weights)
+    reference = tmp_path / "real.npz"
+    rng = np.random.default_rng(0)
+    np.savez(reference, images=rng.integers(0, 256, (12, 16, 16), dtype=np.uint8))
+    monkeypatch.setenv("NLGAN_CACHE_DIR", str(tmp_path / "cache"))
+    logged: list[dict] = []
+    from nlgan.tracking import Tracker
+
+    monkeypatch.setattr(Tracker, "log", lambda self, d, step: logged.append({**d, "step": step}))
+    sets = {
+        "eval.every": 2,
+        "eval.n": 12,
+        "eval.batch_size": 6,
+        "eval.metrics": "fid,is",
+        "eval.reference": str(reference),
+        "eval.inception_weights": str(weights),
+    }
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    out = _train(str(tiny_config), "--out", str(tmp_path / "r"), *args)
+    assert "step 2: fid" in out.output
+    [scores] = [d for d in logged if "eval/fid" in d]
+    assert scores["step"] == 2 and scores["eval/fid"] > 0 and scores["eval/is_mean"] >= 1.0
+
+
+def test_bad_eval_reference_fails_before_training(tiny_config, tmp_path):
+    from nlgan.metrics.inception import random_state_dict
+
+    weights = tmp_path / "inception.pt"
+    torch.save(random_state_dict(seed=0), weights)
+    sets = ["--set", "eval.every=1", "--set", f"eval.inception_weights={weights}"]
+    sets += ["--set", f"eval.reference={tmp_path / 'missing'}"]
+    out = _train(str(tiny_config), "--out", str(tmp_path / "r"), *sets, code=1)
+    assert out.output.startswith("Error: eval:") and "missing" in out.output
+    assert not list_checkpoints(tmp_path / "r")

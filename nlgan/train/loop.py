@@ -142,6 +142,12 @@ class Trainer:
         # Real images per G step over all processes, for the images/s figure.
         self.images_per_step = tc.batch_size * tc.grad_accum * tc.d_steps_per_g_step * world
 
+        self.evaluator = None
+        if cfg.eval.every:
+            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
+
+            self.evaluator = PeriodicEval(cfg.eval, acc.device)
+
         config_dict = config_to_dict(cfg)
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +216,16 @@ class Trainer:
         save_grid(images, path, nrow=per_class)
         self.tracker.log_image("samples", path, self.step, caption=f"EMA G, step {self.step}")
         return path
+
+    def score(self, bar: tqdm) -> dict[str, float]:
+        """FID / IS / KID of the EMA generator (every process takes part), logged and shown."""
+        m = self.cfg.model
+        scores = self.evaluator(self.ema.ema, m.z_dim, m.num_classes)
+        self.tracker.log(scores, self.step)
+        shown = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items())
+        if self.acc.is_main_process:
+            bar.write(f"step {self.step}: {shown}")
+        return scores
 
     def _scalars(self, sums: dict[str, float], n: int, seconds: float) -> dict[str, float]:
         G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
@@ -284,6 +300,8 @@ class Trainer:
                         sums, n_logged, t_log = {}, 0, now
                     if tc.sample_every and self.step % tc.sample_every == 0:
                         self.sample()
+                    if self.evaluator and self.step % self.cfg.eval.every == 0:
+                        self.score(bar)
                     if tc.ckpt_every and self.step % tc.ckpt_every == 0:
                         self.last_checkpoint, saved_at = self.save(), self.step
                     if stop_now:
