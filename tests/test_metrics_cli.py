@@ -41,14 +41,14 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("fid-cli")
     weights = root / "random-inception.pth"
     torch.save(random_state_dict(seed=0), weights)
-    gen_images = _images(5, 1)
+    gen_images = _images(3, 1)
     np.savez(root / "gen.npz", images=gen_images)
     return {
         "root": root,
         "weights": str(weights),
         "gen": str(_folder(root / "gen", gen_images)),
         "gen_npz": str(root / "gen.npz"),
-        "real": str(_folder(root / "real", _images(6, 2))),
+        "real": str(_folder(root / "real", _images(4, 2))),
         "cache": str(root / "cache"),
     }
 
@@ -86,7 +86,7 @@ def test_saved_statistics_and_npz_images_give_the_same_fid(data, folder_fid, tmp
     with np.load(stats) as f:
         assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048)
     via_stats = _json(_run(data, data["gen"], str(stats), "--json"))
-    assert via_stats == {"n": 5, "fid": pytest.approx(folder_fid, rel=1e-6)}
+    assert via_stats == {"n": 3, "fid": pytest.approx(folder_fid, rel=1e-6)}
     via_npz = _json(_run(data, data["gen_npz"], data["real"], "--json"))
     assert via_npz["fid"] == pytest.approx(folder_fid, rel=1e-6)
     same = _json(_run(data, str(stats), str(stats), "--json"))  # two stats files: no network
@@ -97,8 +97,8 @@ def test_table_output_and_all_metrics(data):
     result = _run(data, data["gen"], data["real"], "--metrics", "fid,kid")
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("FID") and lines[1].startswith("KID") and "subsets of 5" in lines[1]
-    assert lines[-1].split() == ["samples", "5"]
+    assert lines[0].startswith("FID") and lines[1].startswith("KID") and "subsets of 3" in lines[1]
+    assert lines[-1].split() == ["samples", "3"]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_table_output_and_all_metrics(data):
         (["{empty}", "{real}"], 1, "no images found in it or its subfolders"),
         (["{gen}"], 2, "give a REFERENCE"),
         (["{gen}", "{real}", "--metrics", "fid,iss"], 2, "choose any of fid, is, kid"),
-        (["{gen}", "{real}", "--n", "50"], 1, "50 samples requested but only 5 available"),
+        (["{gen}", "{real}", "--n", "50"], 1, "50 samples requested but only 3 available"),
         (["{gen}", "{stats}", "--metrics", "kid"], 1, "KID needs reference images"),
         (["{stats}", "{real}", "--metrics", "is"], 2, "holds statistics"),
         (["{broken}", "{real}"], 1, "not a readable .npz file"),
@@ -146,13 +146,13 @@ def test_run_directory_scores_the_ema_generator(data, tmp_path):
     g_raw, g_ema = Generator(model).eval(), Generator(model).eval()
     state = {"config": config_to_dict(cfg), "step": 3, "G": g_raw.state_dict()}
     save_checkpoint({**state, "G_ema": g_ema.state_dict()}, checkpoint_path(tmp_path, 3))
-    scores = _json(_run(data, str(tmp_path), data["real"], "--n", "4", "--json"))
-    # the same images as `nlgan sample`: latents 0..3 of seed 0, labels cycling 0, 1, 2, 0
-    expected_images = torch.from_numpy(generate_uint8(g_ema, 4, seed=0)).permute(0, 3, 1, 2)
+    scores = _json(_run(data, str(tmp_path), data["real"], "--n", "3", "--json"))
+    # the same images as `nlgan sample`: latents 0..2 of seed 0, labels 0, 1, 2
+    expected_images = torch.from_numpy(generate_uint8(g_ema, 3, seed=0)).permute(0, 3, 1, 2)
     expected = evaluate(
         TensorSource(expected_images),
         FolderSource(data["real"]),
         extractor=load_inception(data["weights"]),
         cache_dir=data["cache"],
     )
-    assert scores == {"n": 4, "fid": pytest.approx(expected["fid"], rel=1e-6)}
+    assert scores == {"n": 3, "fid": pytest.approx(expected["fid"], rel=1e-6)}

@@ -13,6 +13,7 @@ from nlgan.metrics.sources import (
     NpzImageSource,
     SourceError,
     TensorSource,
+    generator_source,
     open_images,
 )
 
@@ -118,3 +119,23 @@ def test_callable_source_calls_by_index_range():
     bad = CallableSource(lambda a, b: torch.zeros(b - a, 3, 2, 2), 4)
     with pytest.raises(SourceError, match="expected uint8"):
         list(bad.batches(0, 4, 4))
+
+
+def test_generator_source_matches_sampling_and_is_shardable():
+    from nlgan.config import ModelConfig
+    from nlgan.models import Generator
+    from nlgan.sampling import generate_uint8
+
+    model = ModelConfig(
+        resolution=16, num_classes=3, z_dim=8, g_ch=4, d_ch=4,
+        g_attn_resolutions=(8,), d_attn_resolutions=(8,),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    G = Generator(model).train()
+    source = generator_source(G, 7, seed=3)
+    whole = torch.cat(list(source.batches(0, 7, 4)))  # [7, 3, 16, 16]
+    assert G.training  # its mode is restored after each batch
+    expected = torch.from_numpy(generate_uint8(G, 7, seed=3)).permute(0, 3, 1, 2)
+    torch.testing.assert_close(whole, expected, rtol=0, atol=1)  # rounding of equal floats
+    part = torch.cat(list(source.batches(2, 5, 2)))
+    torch.testing.assert_close(part, whole[2:5], rtol=0, atol=1)

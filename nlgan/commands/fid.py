@@ -28,27 +28,12 @@ def _is_run(path: Path) -> bool:
 
 
 def _generator_source(path: Path, n: int, device: str, seed: int, truncation: float | None):
-    """Images from the EMA generator: sample i uses latent i of the seed's stream and label i mod K.
-
-    Depending only on i makes any split of [0, n) across processes score the same images, and
-    cycling labels keeps a conditional G class-balanced (as ``nlgan sample`` does).
-    """
-    import torch
-
+    """The EMA generator of a run directory / checkpoint as an image source."""
     from nlgan import sampling
-    from nlgan.metrics.sources import CallableSource
+    from nlgan.metrics.sources import generator_source
 
-    G, cfg = sampling.load_generator(path, ema=True, device=device)
-    num_classes, z_dim = cfg.model.num_classes, cfg.model.z_dim
-
-    @torch.no_grad()
-    def images(start: int, stop: int) -> torch.Tensor:
-        z = sampling.latents(start, stop - start, z_dim, seed, truncation).to(device)
-        y = torch.arange(start, stop, device=device) % num_classes if num_classes else None
-        unit = sampling.to_unit_range(G(z, y))  # [B, C, R, R] in [0, 1]
-        return (unit * 255).round().to(torch.uint8)  # what sampling.to_uint8 does, kept NCHW
-
-    return CallableSource(images, n, description=f"G_ema of {path}")
+    G, _ = sampling.load_generator(path, ema=True, device=device)
+    return generator_source(G, n, seed, truncation, description=f"G_ema of {path}")
 
 
 def _init_distributed(device: str | None) -> tuple[bool, str]:
@@ -161,25 +146,33 @@ def command(
             if is_stats_file(reference):  # two statistics files: no network needed
                 ref_stats = load_stats(reference)
             else:
+                real = open_images(reference, resolution=resolution)
                 extractor = load_inception(inception_weights, device=device)
                 ref_stats = open_reference(
-                    reference, extractor, batch_size=batch_size, use_cache=not no_cache
+                    real, extractor, batch_size=batch_size, use_cache=not no_cache
                 ).stats
             scores = {"fid": fid_from_stats(load_stats(src), ref_stats)}
         else:
-            extractor = load_inception(inception_weights, device=device)
+            # open and check every input before the (slow) network load
             if _is_run(src):
                 images = _generator_source(src, n or DEFAULT_RUN_N, device, seed, truncation)
             else:
                 images = open_images(src, resolution=resolution)
+            images.check_length(n or 0)
+            if reference is not None and not is_stats_file(reference):
+                reference = open_images(reference, resolution=resolution)
+            elif reference is not None and "kid" in names:
+                raise StatsError(
+                    f"{reference}: KID needs reference images (a folder or .npz of images), "
+                    "not mean/covariance statistics"
+                )
+            extractor = load_inception(inception_weights, device=device)
             scores = None
             if stats_out:
                 out = extract(images, extractor, n=n, batch_size=batch_size, progress=True)
                 if rank == 0:
                     save_stats(out.stats, stats_out)
                     click.echo(f"saved statistics of {out.n} images to {stats_out}", err=True)
-            if reference is not None and Path(reference).is_dir():
-                reference = open_images(reference, resolution=resolution)
             if reference is not None or (names == ("is",) and stats_out is None):
                 scores = evaluate(
                     images,

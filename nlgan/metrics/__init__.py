@@ -17,6 +17,7 @@ from nlgan.metrics.sources import (
     NpzImageSource,
     SourceError,
     TensorSource,
+    generator_source,
     open_images,
 )
 from nlgan.metrics.stats import FeatureStats, Stats, StatsError, load_stats, save_stats
@@ -44,6 +45,7 @@ __all__ = [
     "extract",
     "fid_from_stats",
     "format_table",
+    "generator_source",
     "frechet_distance",
     "inception_score",
     "kernel_inception_distance",

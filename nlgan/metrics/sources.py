@@ -216,6 +216,39 @@ class CallableSource(ImageSource):
             yield images
 
 
+def generator_source(
+    G: torch.nn.Module,
+    n: int,
+    seed: int = 0,
+    truncation: float | None = None,
+    description: str = "generator",
+) -> CallableSource:
+    """``n`` images of a generator (``G.cfg`` a ModelConfig), as ``nlgan sample`` makes them.
+
+    Sample i is G(latent i of the seed's stream, class i mod K): it depends only on i, so any
+    split across processes scores the same images, and a conditional G is class-balanced.
+    The trainer and ``nlgan fid RUN`` both score through this.
+    """
+    from nlgan import sampling  # lazy: the metrics import no model code until a G is scored
+
+    num_classes, z_dim = G.cfg.num_classes, G.cfg.z_dim
+
+    @torch.no_grad()
+    def images(start: int, stop: int) -> torch.Tensor:
+        device = next(G.parameters()).device
+        z = sampling.latents(start, stop - start, z_dim, seed, truncation).to(device)
+        y = torch.arange(start, stop, device=device) % num_classes if num_classes else None
+        was_training = G.training
+        G.eval()  # BN running statistics, as in sampling; the caller's mode is restored
+        try:
+            unit = sampling.to_unit_range(G(z, y))  # [B, C, R, R] in [0, 1]
+        finally:
+            G.train(was_training)
+        return (unit * 255).round().to(torch.uint8)  # as sampling.to_uint8, but kept NCHW
+
+    return CallableSource(images, n, description=description)
+
+
 def open_images(path: str | Path, resolution: int | None = None) -> ImageSource:
     """An image folder or a ``.npz`` of images as an :class:`ImageSource`."""
     path = Path(path).expanduser()
