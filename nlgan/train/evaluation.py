@@ -9,8 +9,6 @@ every process scores its shard and all receive the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
@@ -18,26 +16,11 @@ from nlgan.config import ConfigError, EvalConfig
 from nlgan.metrics.evaluate import evaluate
 from nlgan.metrics.inception import load_inception
 from nlgan.metrics.reference import open_reference
-from nlgan.metrics.sources import CallableSource, SourceError
+from nlgan.metrics.sources import SourceError, generator_source
 from nlgan.metrics.stats import StatsError
 from nlgan.metrics.weights import InceptionWeightsError
-from nlgan.sampling import latents, to_unit_range
 
 EVAL_SEED = 2024  # fixed latents: scores at different steps compare the same z
-
-
-def generator_images(
-    G: nn.Module, z_dim: int, num_classes: int, device: torch.device
-) -> Callable[[int, int], torch.Tensor]:
-    """``fn(start, stop)`` -> uint8 [stop - start, C, R, R]; sample i uses latent i, label i % K."""
-
-    @torch.no_grad()
-    def images(start: int, stop: int) -> torch.Tensor:
-        z = latents(start, stop - start, z_dim, EVAL_SEED).to(device)  # [b, z_dim]
-        y = torch.arange(start, stop, device=device) % num_classes if num_classes else None
-        return (to_unit_range(G(z, y)) * 255).round().to(torch.uint8)  # [b, C, R, R]
-
-    return images
 
 
 class PeriodicEval:
@@ -61,23 +44,15 @@ class PeriodicEval:
         except (InceptionWeightsError, SourceError, StatsError, OSError) as err:
             raise ConfigError(f"eval: {str(err).splitlines()[0]}") from None
 
-    def __call__(self, G: nn.Module, z_dim: int, num_classes: int) -> dict[str, float]:
-        """``{"eval/fid": ..., ...}`` for ``cfg.n`` samples of ``G`` (kept in eval mode)."""
-        was_training = G.training
-        G.eval()
-        try:
-            source = CallableSource(
-                generator_images(G, z_dim, num_classes, self.device), self.cfg.n, "G_ema"
-            )
-            scores = evaluate(
-                source,
-                self.reference,
-                metrics=self.cfg.metrics,
-                n=self.cfg.n,
-                batch_size=self.cfg.batch_size,
-                extractor=self.extractor,
-                device=self.device,
-            )
-        finally:
-            G.train(was_training)
+    def __call__(self, G: nn.Module) -> dict[str, float]:
+        """``{"eval/fid": ..., ...}`` for ``cfg.n`` samples of ``G`` (latent i, class i mod K)."""
+        scores = evaluate(
+            generator_source(G, self.cfg.n, seed=EVAL_SEED, description="EMA generator"),
+            self.reference,
+            metrics=self.cfg.metrics,
+            n=self.cfg.n,
+            batch_size=self.cfg.batch_size,
+            extractor=self.extractor,
+            device=self.device,
+        )
         return {f"eval/{k}": float(v) for k, v in scores.items() if k != "n"}
