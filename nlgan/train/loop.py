@@ -219,8 +219,7 @@ class Trainer:
 
     def score(self, bar: tqdm) -> dict[str, float]:
         """FID / IS / KID of the EMA generator (every process takes part), logged and shown."""
-        m = self.cfg.model
-        scores = self.evaluator(self.ema.ema, m.z_dim, m.num_classes)
+        scores = self.evaluator(self.ema.ema)
         self.tracker.log(scores, self.step)
         shown = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items())
         if self.acc.is_main_process:
