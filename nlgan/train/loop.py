@@ -31,9 +31,16 @@ from nlgan.data import DataError, build_dataset
 from nlgan.losses import losses_for
 from nlgan.models import Discriminator, Generator
 from nlgan.nn.spectral import spectral_sigmas
-from nlgan.nn.sync_bn import convert_sync_batchnorm
 from nlgan.sampling import class_grid, save_grid
 from nlgan.tracking import Tracker
+from nlgan.train.distributed import (
+    broadcast_buffers,
+    check_launch,
+    describe_batch,
+    sync_batchnorm,
+    total_batch_size,
+    unchanged_buffers,
+)
 from nlgan.train.ema import EMA
 from nlgan.train.interrupt import StopRequest
 from nlgan.train.run import CONFIG_NAME
@@ -76,6 +83,7 @@ class Trainer:
         self.acc = acc = Accelerator(
             mixed_precision=tc.mixed_precision, gradient_accumulation_steps=tc.grad_accum
         )
+        check_launch(acc.num_processes)  # N processes that never joined one group: refuse
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
             torch.set_num_threads(tc.cpu_threads)  # per process; see TrainConfig.cpu_threads
@@ -87,8 +95,9 @@ class Trainer:
             G.load_state_dict(state["G"])
             D.load_state_dict(state["D"])
             self.ema.load_state_dict(state["G_ema"])
-        if acc.num_processes > 1 and tc.sync_bn:
-            G = convert_sync_batchnorm(G.to(acc.device))
+        # Cross-replica BN on several processes (names unchanged; EMA keeps plain BN).
+        G = sync_batchnorm(G, acc.num_processes, tc.sync_bn, acc.device)
+        D = sync_batchnorm(D, acc.num_processes, tc.sync_bn, acc.device)
         self.ema.ema.to(acc.device)
         betas = (tc.beta1, tc.beta2)
         opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=betas)
@@ -141,6 +150,7 @@ class Trainer:
         )
         # Real images per G step over all processes, for the images/s figure.
         self.images_per_step = tc.batch_size * tc.grad_accum * tc.d_steps_per_g_step * world
+        acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
 
         self.evaluator = None
         if cfg.eval.every:
@@ -156,7 +166,13 @@ class Trainer:
         self.tracker = Tracker(
             cfg.log,
             self.run_dir,
-            config_dict,
+            {
+                **config_dict,
+                "distributed": {
+                    "num_processes": world,
+                    "total_batch_size": total_batch_size(tc.batch_size, world, tc.grad_accum),
+                },
+            },
             resume_id=state.get("tracker_run_id") if state else None,
             enabled=acc.is_main_process,
         )
@@ -210,7 +226,8 @@ class Trainer:
         per_class = GRID_CLASSES
         K = self.cfg.model.num_classes
         classes = list(range(min(K, GRID_CLASSES))) if K else None
-        images = class_grid(self.ema.ema, per_class, self.cfg.train.seed, classes=classes)
+        with unchanged_buffers(self.ema.ema):  # rank 0 only: the ranks' EMA G must not drift
+            images = class_grid(self.ema.ema, per_class, self.cfg.train.seed, classes=classes)
         path = self.run_dir / "samples" / f"step-{self.step:09d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_grid(images, path, nrow=per_class)
@@ -279,6 +296,9 @@ class Trainer:
             with StopRequest(announce=self.acc.is_main_process) as stop:
                 while self.step < tc.steps:
                     losses = self.gan_step(self.step + 1, real)
+                    # What DDP would do at the next forward, done now so that EMA G, sampling,
+                    # evaluation and checkpoints see rank 0's buffers on every rank.
+                    broadcast_buffers(self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
                     values, stop_now = self._check(losses, stop)
                     self.step += 1

@@ -1,0 +1,157 @@
+"""The real Trainer on 2 gloo processes: seeds, cross-replica BN, buffers and checkpoints agree.
+
+Each spawned rank builds :class:`nlgan.train.Trainer` exactly as ``nlgan train`` does under
+``torchrun``, trains a few steps and dumps what it holds in memory; the test compares ranks.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from nlgan.checkpoint import load_latest
+from nlgan.config import config_from_dict
+from nlgan.models import Discriminator, Generator
+from nlgan.nn.sync_bn import CrossReplicaBatchNorm
+from nlgan.train.distributed import LaunchError, check_launch, describe_batch, total_batch_size
+
+TINY = {
+    "model": {
+        "resolution": 16,
+        "num_classes": 10,
+        "img_channels": 1,
+        "z_dim": 8,
+        "g_ch": 4,
+        "d_ch": 4,
+        "g_attn_resolutions": [8],
+        "d_attn_resolutions": [8],
+    },
+    "data": {"name": "digits"},
+    "train": {
+        "steps": 3,
+        "batch_size": 4,
+        "ckpt_every": 0,
+        "sample_every": 0,
+        "log_every": 1,
+        "ema_start": 1,
+        "ema_decay": 0.9,
+        "cpu_threads": 1,
+    },
+}
+WORLD = 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
+    acc = trainer.acc
+    nets = {
+        "G": acc.unwrap_model(trainer.G).state_dict(),
+        "D": acc.unwrap_model(trainer.D).state_dict(),
+        "G_ema": trainer.ema.state_dict(),
+    }
+    # Clones: a state dict shares storage with the live model, which training changes.
+    return {net: {k: v.clone() for k, v in sd.items()} for net, sd in nets.items()}
+
+
+def _worker(rank: int, world: int, port: int, sync_bn: bool, out_dir: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        ACCELERATE_USE_CPU="1",
+        WANDB_MODE="disabled",
+    )
+    from nlgan.train.loop import Trainer  # after the environment is set, as under torchrun
+
+    values = {**TINY, "train": {**TINY["train"], "sync_bn": sync_bn}}
+    trainer = Trainer(config_from_dict(values), os.path.join(out_dir, "run"))
+    acc = trainer.acc
+    G = acc.unwrap_model(trainer.G)
+    report = {
+        "world": acc.num_processes,
+        "ddp_broadcasts_buffers": [trainer.G.broadcast_buffers, trainer.D.broadcast_buffers],
+        "cross_replica_bn": sum(isinstance(m, CrossReplicaBatchNorm) for m in G.modules()),
+        "ema_cross_replica_bn": sum(
+            isinstance(m, CrossReplicaBatchNorm) for m in trainer.ema.ema.modules()
+        ),
+        "initial": _snapshot(trainer),
+        "latents": trainer.gan_step.latents.draw(1, 0, 4)[0],
+        "data_order": trainer.sampler.epoch_order(0),
+    }
+    trainer.fit()
+    report["final"] = _snapshot(trainer)
+    torch.save(report, os.path.join(out_dir, f"rank{rank}.pt"))
+    acc.end_training()
+
+
+def _run(tmp_path, sync_bn: bool) -> list[dict]:
+    mp.spawn(_worker, args=(WORLD, _free_port(), sync_bn, str(tmp_path)), nprocs=WORLD, join=True)
+    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+
+
+def _assert_bitwise_equal(a: dict, b: dict) -> None:
+    for net in ("G", "D", "G_ema"):
+        assert a[net].keys() == b[net].keys()
+        for name in a[net]:
+            assert torch.equal(a[net][name], b[net][name]), f"{net}.{name} differs between ranks"
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+@pytest.mark.parametrize("sync_bn", [True, False], ids=["sync_bn", "per_process_bn"])
+def test_ranks_agree_on_every_weight_and_buffer(tmp_path, sync_bn):
+    r0, r1 = _run(tmp_path, sync_bn)
+    assert r0["world"] == r1["world"] == WORLD
+    assert r0["ddp_broadcasts_buffers"] == [True, True]  # accelerate's DDP default, relied on
+    # Where seeds must agree: the initial weights. Where they must differ: latents, data shard.
+    _assert_bitwise_equal(r0["initial"], r1["initial"])
+    assert not torch.equal(r0["latents"], r1["latents"])
+    assert not set(r0["data_order"].tolist()) & set(r1["data_order"].tolist())
+    # Cross-replica BN in G when asked for (digits G: two per block + the output BN), never
+    # in the EMA copy (it only runs in eval mode, on one process at a time).
+    assert r0["cross_replica_bn"] == (5 if sync_bn else 0)
+    assert r0["ema_cross_replica_bn"] == 0
+    # After training every parameter and buffer (BN running stats, spectral-norm u / v /
+    # sigma) of G, D and EMA G is bitwise identical on both ranks.
+    _assert_bitwise_equal(r0["final"], r1["final"])
+    bn_var = "blocks.0.bn1.bn.running_var"
+    assert not torch.equal(r0["final"]["G_ema"][bn_var], r0["initial"]["G_ema"][bn_var])
+    # The checkpoint (written by rank 0 alone) holds those tensors under one-process names and
+    # loads strictly into plain models, so 1-process and N-process checkpoints interchange.
+    _, state = load_latest(tmp_path / "run")
+    assert state["step"] == 3 and state["world_size"] == WORLD and len(state["rng"]) == WORLD
+    cfg = config_from_dict(state["config"])
+    G, D, G_ema = Generator(cfg.model), Discriminator(cfg.model), Generator(cfg.model)
+    for net, model in (("G", G), ("D", D), ("G_ema", G_ema)):
+        model.load_state_dict(state[net], strict=True)
+        for name, value in state[net].items():
+            assert torch.equal(value, r0["final"][net][name]), f"{net}.{name}"
+    assert not any(isinstance(m, CrossReplicaBatchNorm) for m in G.modules())
+    assert any(isinstance(m, _BatchNorm) for m in G.modules())
+
+
+def test_total_batch_size_is_per_process_times_processes_times_accumulation():
+    assert total_batch_size(32, 8, 2) == 512
+    line = describe_batch(32, 8, 2)
+    assert line == "total batch 512 = 32 per process x 8 processes x 2 accumulation step(s)"
+    assert describe_batch(16, 1, 1).startswith("total batch 16 = 16 per process x 1 process x")
+
+
+def test_processes_that_did_not_join_one_group_are_refused():
+    check_launch(2, {"WORLD_SIZE": "2"})
+    check_launch(1, {})
+    with pytest.raises(LaunchError, match="ACCELERATE_USE_CPU=1 torchrun --standalone"):
+        check_launch(1, {"WORLD_SIZE": "2"})
