@@ -57,10 +57,10 @@ def command(
     nlgan sample runs/c10 --n 50000 --out samples.npz      uint8 NHWC images + labels
     nlgan sample runs/c10 --interpolate --classes 1,7 --steps 8 --grid interp.png
     """
-    if not grid and not out:
-        raise click.UsageError("nothing to write: give --grid PATH and/or --out PATH")
     if interpolate and not grid:
         raise click.UsageError("--interpolate writes a grid: give --grid PATH")
+    if not grid and not out:
+        raise click.UsageError("nothing to write: give --grid PATH and/or --out PATH")
     if n is not None and per_class is not None and out:
         raise click.UsageError("give --n or --per-class for --out, not both")
     for name, value in (("--n", n), ("--per-class", per_class), ("--batch-size", batch_size)):
