@@ -20,7 +20,9 @@ from nlgan.metrics.sources import SourceError, generator_source
 from nlgan.metrics.stats import StatsError
 from nlgan.metrics.weights import InceptionWeightsError
 
-EVAL_SEED = 2024  # fixed latents: scores at different steps compare the same z
+# Fixed latents, so scores at different steps compare the same z; the same default seed as
+# `nlgan fid RUN`, so an offline score of a checkpoint reproduces its in-run score.
+EVAL_SEED = 0
 
 
 class PeriodicEval:
