@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 
 from nlgan.commands.common import parse_classes, pick_device
@@ -30,24 +32,7 @@ from nlgan.commands.common import parse_classes, pick_device
 @click.option("--steps", type=int, default=8, show_default=True, help="Stops per interpolation.")
 @click.option("--rows", type=int, default=4, show_default=True, help="Interpolation rows.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
-def command(
-    run,
-    grid,
-    out,
-    per_class,
-    n,
-    classes,
-    truncation,
-    seed,
-    batch_size,
-    device,
-    no_ema,
-    interpolate,
-    mode,
-    steps,
-    rows,
-    overwrite,
-) -> None:
+def command(**opts) -> None:
     """Sample from RUN: a run directory (latest good checkpoint), a checkpoint or an export.
 
     \b
@@ -57,82 +42,74 @@ def command(
     nlgan sample runs/c10 --n 50000 --out samples.npz      uint8 NHWC images + labels
     nlgan sample runs/c10 --interpolate --classes 1,7 --steps 8 --grid interp.png
     """
-    if interpolate and not grid:
+    req = SampleRequest(**opts)
+    if req.interpolate and not req.grid:
         raise click.UsageError("--interpolate writes a grid: give --grid PATH")
-    if not grid and not out:
+    if not req.grid and not req.out:
         raise click.UsageError("nothing to write: give --grid PATH and/or --out PATH")
-    if n is not None and per_class is not None and out:
+    if req.n is not None and req.per_class is not None and req.out:
         raise click.UsageError("give --n or --per-class for --out, not both")
-    for name, value in (("--n", n), ("--per-class", per_class), ("--batch-size", batch_size)):
+    for name, value in (("--n", req.n), ("--per-class", req.per_class),
+                        ("--batch-size", req.batch_size)):  # fmt: skip
         if value is not None and value < 1:
             raise click.BadParameter(f"{value}: must be >= 1", param_hint=name)
-    class_list = parse_classes(classes)
 
     from nlgan.checkpoint import CheckpointError
     from nlgan.writers import OutputExistsError
 
     try:
-        _sample(
-            run,
-            grid,
-            out,
-            per_class,
-            n,
-            class_list,
-            truncation,
-            seed,
-            batch_size,
-            pick_device(device),
-            not no_ema,
-            interpolate,
-            mode,
-            steps,
-            rows,
-            overwrite,
-        )
+        _sample(req, parse_classes(req.classes), pick_device(req.device))
     except (CheckpointError, ValueError, OutputExistsError, OSError) as err:
         raise click.ClickException(str(err)) from None
 
 
-def _sample(
-    run,
-    grid,
-    out,
-    per_class,
-    n,
-    classes,
-    truncation,
-    seed,
-    batch_size,
-    device,
-    ema,
-    interpolate,
-    mode,
-    steps,
-    rows,
-    overwrite,
-) -> None:
+@dataclass(frozen=True)
+class SampleRequest:
+    """The options of one `nlgan sample` call, as click parsed them."""
+
+    run: str
+    grid: str | None
+    out: str | None
+    per_class: int | None
+    n: int | None
+    classes: str | None
+    truncation: float | None
+    seed: int
+    batch_size: int
+    device: str
+    no_ema: bool
+    interpolate: bool
+    mode: str
+    steps: int
+    rows: int
+    overwrite: bool
+
+
+def _sample(req: SampleRequest, classes: list[int] | None, device: str) -> None:
     from nlgan.sampling import class_grid, load_generator, save_grid
 
-    G, cfg = load_generator(run, ema=ema, device=device)
-    if grid:
-        if interpolate:
+    G, cfg = load_generator(req.run, ema=not req.no_ema, device=device)
+    if req.grid:
+        if req.interpolate:
             from nlgan.interpolation import interpolation_grid
 
-            images = interpolation_grid(G, rows, steps, classes, mode, seed, truncation)
-            nrow = steps
+            images = interpolation_grid(
+                G, req.rows, req.steps, classes, req.mode, req.seed, req.truncation
+            )
+            nrow = req.steps
         else:
-            nrow = per_class or 8
-            images = class_grid(G, nrow, seed, truncation, classes, batch_size)
-        click.echo(f"wrote {save_grid(images, grid, nrow=nrow)}")
-    if out:
+            nrow = req.per_class or 8
+            images = class_grid(G, nrow, req.seed, req.truncation, classes, req.batch_size)
+        click.echo(f"wrote {save_grid(images, req.grid, nrow=nrow)}")
+    if req.out:
+        n = req.n
         if n is None:
             k = len(classes) if classes else max(cfg.model.num_classes, 1)
-            n = (per_class or 8) * k
-        click.echo(f"wrote {_export(G, out, n, classes, truncation, seed, batch_size, overwrite)}")
+            n = (req.per_class or 8) * k
+        click.echo(f"wrote {_export(G, req, n, classes)}")
 
 
-def _export(G, out, n, classes, truncation, seed, batch_size, overwrite):
+def _export(G, req: SampleRequest, n: int, classes: list[int] | None):
     """Stream n samples to a folder or an .npz (written under a temporary name, then renamed)."""
     from tqdm import tqdm
 
@@ -140,13 +117,14 @@ def _export(G, out, n, classes, truncation, seed, batch_size, overwrite):
     from nlgan.writers import FolderWriter, NpzWriter
 
     r, c = G.cfg.resolution, G.cfg.img_channels
-    if str(out).endswith(".npz"):
-        writer = NpzWriter(out, n, (r, r, c), overwrite=overwrite)
+    if str(req.out).endswith(".npz"):
+        writer = NpzWriter(req.out, n, (r, r, c), overwrite=req.overwrite)
     else:
-        writer = FolderWriter(out, conditional=G.cfg.num_classes > 0, overwrite=overwrite)
+        writer = FolderWriter(req.out, conditional=G.cfg.num_classes > 0, overwrite=req.overwrite)
     try:
         with tqdm(total=n, unit="img", desc="sampling") as bar:
-            for images, labels in iter_generate(G, n, classes, truncation, seed, batch_size):
+            batches = iter_generate(G, n, classes, req.truncation, req.seed, req.batch_size)
+            for images, labels in batches:
                 writer.write(to_uint8(images), None if labels is None else labels.numpy())
                 bar.update(len(images))
     except BaseException:
