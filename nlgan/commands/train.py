@@ -39,6 +39,7 @@ def command(
     from nlgan.checkpoint import CheckpointError
     from nlgan.config import ConfigError
     from nlgan.data import DataError
+    from nlgan.train.distributed import launched_rank
     from nlgan.train.loop import Trainer, TrainingDiverged
     from nlgan.train.run import new_run, resume_run
 
@@ -50,13 +51,15 @@ def command(
         if resume:
             cfg, run_dir, ckpt, state = resume_run(resume, overrides)
             if state["step"] >= cfg.train.steps:
-                click.echo(
-                    f"{run_dir} is already at step {state['step']} (train.steps="
-                    f"{cfg.train.steps}); to train further: nlgan train --resume {run_dir} "
-                    f"--set train.steps=N"
-                )
+                if launched_rank() == 0:  # every process stops here; one says so
+                    click.echo(
+                        f"{run_dir} is already at step {state['step']} (train.steps="
+                        f"{cfg.train.steps}); to train further: nlgan train --resume {run_dir} "
+                        f"--set train.steps=N"
+                    )
                 return
-            click.echo(f"resuming {run_dir} from {ckpt.name} (step {state['step']})")
+            if launched_rank() == 0:  # torchrun starts N processes: say it once
+                click.echo(f"resuming {run_dir} from {ckpt.name} (step {state['step']})")
         else:
             cfg, run_dir = new_run(config, overrides, out)
             state = None

@@ -31,11 +31,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from nlgan.config import ConfigError
 from nlgan.nn.sync_bn import convert_sync_batchnorm
 
 
-class LaunchError(RuntimeError):
-    """Processes were started but did not join one process group."""
+class LaunchError(ConfigError):
+    """Processes were started but did not join one process group (``nlgan train``: one line)."""
 
 
 def total_batch_size(batch_size: int, num_processes: int, grad_accum: int) -> int:
@@ -64,6 +65,12 @@ def check_launch(num_processes: int, environ: dict[str, str] | None = None) -> N
             f"ACCELERATE_USE_CPU=1 torchrun --standalone --nproc_per_node {launched} -m "
             "nlgan.cli train ..."
         )
+
+
+def launched_rank(environ: dict[str, str] | None = None) -> int:
+    """This process's rank as the launcher set it (``RANK``; 0 when not launched), pre-group."""
+    env = os.environ if environ is None else environ
+    return int(env.get("RANK", "0") or 0)
 
 
 def has_batchnorm(model: nn.Module) -> bool:
