@@ -24,7 +24,16 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 or auto.")
 @click.option("--no-ema", is_flag=True, help="Use the raw generator instead of the EMA one.")
-def command(run, grid, n, classes, queries, panel, truncation, seed, device, no_ema) -> None:
+@click.option(
+    "--standing-stats",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Re-estimate G's BN statistics from this many batches of 64 first.",
+)
+def command(
+    run, grid, n, classes, queries, panel, truncation, seed, device, no_ema, standing_stats
+) -> None:
     """Draw, for query points on generated images, the attention map of every G attention layer.
 
     Each row is one sample: the image with numbered query points, then one panel per
@@ -40,6 +49,10 @@ def command(run, grid, n, classes, queries, panel, truncation, seed, device, no_
     try:
         points = parse_queries(queries)
         G, cfg = load_generator(run, ema=not no_ema, device=pick_device(device))
+        if standing_stats:
+            from nlgan.standing_stats import standing_stats as restand
+
+            restand(G, standing_stats, 64, seed, truncation)
         import torch
 
         z = latents(0, n, cfg.model.z_dim, seed, truncation)

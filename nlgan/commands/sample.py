@@ -32,6 +32,13 @@ from nlgan.commands.common import parse_classes, pick_device
 @click.option("--steps", type=int, default=8, show_default=True, help="Stops per interpolation.")
 @click.option("--rows", type=int, default=4, show_default=True, help="Interpolation rows.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@click.option(
+    "--standing-stats",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Re-estimate G's BN statistics from this many batches first (BigGAN); 0 = training's.",
+)
 def command(**opts) -> None:
     """Sample from RUN: a run directory (latest good checkpoint), a checkpoint or an export.
 
@@ -83,12 +90,17 @@ class SampleRequest:
     steps: int
     rows: int
     overwrite: bool
+    standing_stats: int
 
 
 def _sample(req: SampleRequest, classes: list[int] | None, device: str) -> None:
     from nlgan.sampling import class_grid, load_generator, save_grid
 
     G, cfg = load_generator(req.run, ema=not req.no_ema, device=device)
+    if req.standing_stats:
+        from nlgan.standing_stats import standing_stats
+
+        standing_stats(G, req.standing_stats, req.batch_size, req.seed, req.truncation)
     if req.grid:
         if req.interpolate:
             from nlgan.interpolation import interpolation_grid
