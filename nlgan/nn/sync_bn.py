@@ -14,8 +14,31 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.nn.functional import all_reduce as differentiable_all_reduce
 from torch.nn.modules.batchnorm import _BatchNorm
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes whose gradient is the sum of every process's gradient.
+
+    Written out because ``torch.distributed.nn.functional.all_reduce`` is deprecated (it warns
+    at every call) and its suggested successor is a private module.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, group: dist.ProcessGroup | None) -> torch.Tensor:
+        ctx.group = group
+        out = x.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(out, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return _AllReduceSum.apply(grad, ctx.group), None
+
+
+def differentiable_all_reduce(x: torch.Tensor, group: dist.ProcessGroup | None) -> torch.Tensor:
+    """All-reduce (sum) ``x`` across ``group`` with autograd support."""
+    return _AllReduceSum.apply(x, group)
 
 
 class CrossReplicaBatchNorm(_BatchNorm):
@@ -58,7 +81,7 @@ class CrossReplicaBatchNorm(_BatchNorm):
         xf = x.float()  # statistics in float32 even under autocast
         count = torch.tensor([xf.numel() / xf.shape[1]], device=x.device, dtype=torch.float32)
         stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), count])  # [2C + 1]
-        stats = differentiable_all_reduce(stats, group=self.process_group)
+        stats = differentiable_all_reduce(stats, self.process_group)
         c = self.num_features
         total = stats[2 * c]
         mean = stats[:c] / total
