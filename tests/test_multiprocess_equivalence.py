@@ -103,7 +103,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, accum: int, out_dir: str) -> None:
+def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -113,18 +113,23 @@ def _worker(rank: int, world: int, port: int, accum: int, out_dir: str) -> None:
         LOCAL_WORLD_SIZE=str(world),
     )
     torch.set_num_threads(1)
-    acc = Accelerator(cpu=True, gradient_accumulation_steps=accum)
+    # All scenarios in one group: starting processes costs far more than these steps.
+    acc = Accelerator(cpu=True, gradient_accumulation_steps=1)
     assert acc.num_processes == world and acc.process_index == rank
-    results = {"sync": _train(acc, True, rank, world)}
-    if accum == 1:
-        results["plain"] = _train(acc, False, rank, world)
+    results = {"sync": _train(acc, True, rank, world), "plain": _train(acc, False, rank, world)}
+    acc = Accelerator(cpu=True, gradient_accumulation_steps=2)  # same group, 2 micro-batches
+    assert acc.gradient_accumulation_steps == 2
+    results["sync_accum2"] = _train(acc, True, rank, world)
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     acc.end_training()  # destroys the process group
 
 
-def _run_two_processes(tmp_path, accum: int) -> list[dict]:
-    mp.spawn(_worker, args=(WORLD, _free_port(), accum, str(tmp_path)), nprocs=WORLD, join=True)
-    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory) -> list[dict]:
+    """What each of the two processes ended with, per scenario."""
+    out = tmp_path_factory.mktemp("ranks")
+    mp.spawn(_worker, args=(WORLD, _free_port(), str(out)), nprocs=WORLD, join=True)
+    return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
 
 
 def _one_process(accum: int) -> dict[str, object]:
@@ -152,8 +157,7 @@ def _assert_matches(got: dict, want: dict) -> None:
 
 @pytest.mark.multiprocess
 @pytest.mark.slow
-def test_two_processes_train_like_one_with_twice_the_batch(tmp_path):
-    ranks = _run_two_processes(tmp_path, accum=1)
+def test_two_processes_train_like_one_with_twice_the_batch(ranks):
     reference = _one_process(accum=1)
     assert ranks[0]["sync"]["cross_replica_bn"] > 0 and reference["cross_replica_bn"] == 0
     _assert_ranks_identical(ranks, "sync")
@@ -174,9 +178,9 @@ def test_two_processes_train_like_one_with_twice_the_batch(tmp_path):
 
 @pytest.mark.multiprocess
 @pytest.mark.slow
-def test_accumulation_and_processes_multiply(tmp_path):
+def test_accumulation_and_processes_multiply(ranks):
     """2 processes x B x 2 micro-batches == 1 process x 2B x 2 micro-batches (total batch 4B)."""
-    ranks = _run_two_processes(tmp_path, accum=2)
     reference = _one_process(accum=2)
-    _assert_ranks_identical(ranks, "sync")
-    _assert_matches(ranks[0]["sync"], reference)
+    _assert_ranks_identical(ranks, "sync_accum2")
+    _assert_matches(ranks[0]["sync_accum2"], reference)
+    assert _max_diff(ranks[0]["sync_accum2"]["G"], ranks[0]["sync"]["G"]) > 1e-3  # new data

@@ -63,7 +63,7 @@ def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
     return {net: {k: v.clone() for k, v in sd.items()} for net, sd in nets.items()}
 
 
-def _worker(rank: int, world: int, port: int, sync_bn: bool, out_dir: str) -> None:
+def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -74,6 +74,12 @@ def _worker(rank: int, world: int, port: int, sync_bn: bool, out_dir: str) -> No
         ACCELERATE_USE_CPU="1",
         WANDB_MODE="disabled",
     )
+    for sync_bn in (True, False):  # one group for both: starting processes is the slow part
+        acc = _train(rank, sync_bn, os.path.join(out_dir, f"sync_bn={sync_bn}"))
+    acc.end_training()
+
+
+def _train(rank: int, sync_bn: bool, out_dir: str):
     from nlgan.train.loop import Trainer  # after the environment is set, as under torchrun
 
     values = {**TINY, "train": {**TINY["train"], "sync_bn": sync_bn}}
@@ -94,12 +100,15 @@ def _worker(rank: int, world: int, port: int, sync_bn: bool, out_dir: str) -> No
     trainer.fit()
     report["final"] = _snapshot(trainer)
     torch.save(report, os.path.join(out_dir, f"rank{rank}.pt"))
-    acc.end_training()
+    return acc
 
 
-def _run(tmp_path, sync_bn: bool) -> list[dict]:
-    mp.spawn(_worker, args=(WORLD, _free_port(), sync_bn, str(tmp_path)), nprocs=WORLD, join=True)
-    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Run directory of each scenario, after both ranks trained in it."""
+    out = tmp_path_factory.mktemp("runs")
+    mp.spawn(_worker, args=(WORLD, _free_port(), str(out)), nprocs=WORLD, join=True)
+    return out
 
 
 def _assert_bitwise_equal(a: dict, b: dict) -> None:
@@ -112,8 +121,9 @@ def _assert_bitwise_equal(a: dict, b: dict) -> None:
 @pytest.mark.multiprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("sync_bn", [True, False], ids=["sync_bn", "per_process_bn"])
-def test_ranks_agree_on_every_weight_and_buffer(tmp_path, sync_bn):
-    r0, r1 = _run(tmp_path, sync_bn)
+def test_ranks_agree_on_every_weight_and_buffer(runs, sync_bn):
+    out = runs / f"sync_bn={sync_bn}"
+    r0, r1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(WORLD))
     assert r0["world"] == r1["world"] == WORLD
     assert r0["ddp_broadcasts_buffers"] == [True, True]  # accelerate's DDP default, relied on
     # Where seeds must agree: the initial weights. Where they must differ: latents, data shard.
@@ -131,7 +141,7 @@ def test_ranks_agree_on_every_weight_and_buffer(tmp_path, sync_bn):
     assert not torch.equal(r0["final"]["G_ema"][bn_var], r0["initial"]["G_ema"][bn_var])
     # The checkpoint (written by rank 0 alone) holds those tensors under one-process names and
     # loads strictly into plain models, so 1-process and N-process checkpoints interchange.
-    _, state = load_latest(tmp_path / "run")
+    _, state = load_latest(out / "run")
     assert state["step"] == 3 and state["world_size"] == WORLD and len(state["rng"]) == WORLD
     cfg = config_from_dict(state["config"])
     G, D, G_ema = Generator(cfg.model), Discriminator(cfg.model), Generator(cfg.model)
