@@ -123,6 +123,13 @@ def test_nonsat_runs(tiny_config, tmp_path):
     assert load_latest(tmp_path / "r")[1]["config"]["train"]["loss"] == "nonsat"
 
 
+def test_bf16_mixed_precision_runs(tiny_config, tmp_path):
+    _train(str(tiny_config), "--out", str(tmp_path / "r"), "--set", "train.mixed_precision=bf16")
+    state = load_latest(tmp_path / "r")[1]
+    assert state["G"]["stem.parametrizations.weight.original"].dtype == torch.float32
+    assert all(torch.isfinite(v).all() for v in _weights(state).values() if v.is_floating_point())
+
+
 def test_nan_loss_stops_naming_step_and_keeps_last_checkpoint(tiny_config, tmp_path, monkeypatch):
     import nlgan.train.loop as loop
     from nlgan.losses import d_hinge, g_hinge
