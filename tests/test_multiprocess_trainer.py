@@ -165,3 +165,23 @@ def test_processes_that_did_not_join_one_group_are_refused():
     check_launch(1, {})
     with pytest.raises(LaunchError, match="ACCELERATE_USE_CPU=1 torchrun --standalone"):
         check_launch(1, {"WORLD_SIZE": "2"})
+
+
+def test_total_batch_size_is_logged_once_and_given_to_the_tracker(tmp_path, monkeypatch, capsys):
+    import nlgan.train.loop as loop
+
+    seen = {}
+
+    class RecordingTracker(loop.Tracker):
+        def __init__(self, log, run_dir, config, **kwargs):
+            seen["config"] = config
+            super().__init__(log, run_dir, config, **kwargs)
+
+    monkeypatch.setattr(loop, "Tracker", RecordingTracker)
+    values = {**TINY, "train": {**TINY["train"], "grad_accum": 3}}
+    trainer = loop.Trainer(config_from_dict(values), tmp_path / "run")
+    assert seen["config"]["distributed"] == {"num_processes": 1, "total_batch_size": 12}
+    assert seen["config"]["train"]["grad_accum"] == 3  # the rest of the config is all there
+    assert "distributed" not in trainer.config_dict  # checkpoints keep the plain config
+    out = capsys.readouterr().out
+    assert out.count("total batch 12 = 4 per process x 1 process x 3 accumulation step(s)") == 1
