@@ -2,14 +2,16 @@
 
 Usage: python bench/bench_multiprocess.py [--procs 1,2] [--steps 20] [--warmup 3]
                                          [--batch 16] [--config configs/digits.yaml]
+                                         [--sync-bn true|false]
 
 Each process count runs in its own ``ACCELERATE_USE_CPU=1 torchrun --standalone`` job that
-builds the real :class:`nlgan.train.Trainer` (cross-replica BN on, DDP, buffer broadcast, EMA)
-and times the loop body of ``Trainer.fit`` — GAN step, buffer broadcast, EMA update, loss
-reduction — after ``--warmup`` steps, between barriers. The per-process batch is fixed (weak
-scaling, as when adding GPUs), so N processes see N times the images per step; images/s counts
-real images over all processes. One torch thread per process. Ratios are against 1 process in
-the same run: on a CPU shared with other jobs they are noisy — repeat before trusting a digit.
+builds the real :class:`nlgan.train.Trainer` (cross-replica BN unless ``--sync-bn false``,
+DDP, buffer broadcast, EMA) and times the loop body of ``Trainer.fit`` — GAN step, buffer
+broadcast, EMA update, loss reduction — after ``--warmup`` steps, between barriers. The
+per-process batch is fixed (weak scaling, as when adding GPUs), so N processes see N times the
+images per step; images/s counts real images over all processes. One torch thread per process.
+Ratios are against the first process count in the same run: on a CPU shared with other jobs
+they are noisy — repeat before trusting a digit.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def worker(args: argparse.Namespace) -> None:
     overrides = [
         f"train.batch_size={args.batch}",
         "train.cpu_threads=1",
-        "train.sync_bn=true",
+        f"train.sync_bn={args.sync_bn}",
         "log.wandb=disabled",
     ]
     cfg = load_config(args.config, overrides)
@@ -76,7 +78,7 @@ def run(procs: int, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     cmd += [f"--nproc_per_node={procs}", __file__, "--worker"]
     cmd += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
-    cmd += ["--batch", str(args.batch), "--config", args.config]
+    cmd += ["--batch", str(args.batch), "--config", args.config, "--sync-bn", args.sync_bn]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
@@ -91,13 +93,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed G steps first")
     parser.add_argument("--batch", type=int, default=16, help="per-process batch size")
     parser.add_argument("--config", default=str(ROOT / "configs" / "digits.yaml"))
+    parser.add_argument(
+        "--sync-bn", default="true", choices=["true", "false"], help="train.sync_bn"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
     counts = [int(p) for p in args.procs.split(",")]
-    print(f"config {args.config}, batch {args.batch} per process, {args.steps} timed steps, CPU")
+    print(
+        f"config {args.config}, batch {args.batch} per process, {args.steps} timed steps, "
+        f"sync_bn={args.sync_bn}, CPU"
+    )
     print(f"{'procs':>5} {'images/s':>10} {'s/step':>8} {'vs first':>10}")
     base = None
     for n in counts:
