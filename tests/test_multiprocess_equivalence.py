@@ -13,11 +13,11 @@ turns that noise into +-lr, which would hide what is compared here (the gradient
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 from accelerate import Accelerator
 from torch import Tensor
@@ -97,21 +97,18 @@ def _train(acc: Accelerator, sync_bn: bool, rank: int, world: int) -> dict[str, 
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, world: int, out_dir: str) -> None:
+    # The variables torchrun sets (accelerate reads them); the group itself meets through a
+    # file, so parallel test runs cannot collide on a port.
     os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
+        OMP_NUM_THREADS="1",
         RANK=str(rank),
         LOCAL_RANK=str(rank),
         WORLD_SIZE=str(world),
         LOCAL_WORLD_SIZE=str(world),
     )
+    rendezvous = f"file://{os.path.join(out_dir, 'rendezvous')}"
+    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
     torch.set_num_threads(1)
     # All scenarios in one group: starting processes costs far more than these steps.
     acc = Accelerator(cpu=True, gradient_accumulation_steps=1)
@@ -128,7 +125,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 def ranks(tmp_path_factory) -> list[dict]:
     """What each of the two processes ended with, per scenario."""
     out = tmp_path_factory.mktemp("ranks")
-    mp.spawn(_worker, args=(WORLD, _free_port(), str(out)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(WORLD, str(out)), nprocs=WORLD, join=True)
     return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
 
 

@@ -7,10 +7,10 @@ Each spawned rank builds :class:`nlgan.train.Trainer` exactly as ``nlgan train``
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -46,12 +46,6 @@ TINY = {
 WORLD = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
     acc = trainer.acc
     nets = {
@@ -63,10 +57,11 @@ def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
     return {net: {k: v.clone() for k, v in sd.items()} for net, sd in nets.items()}
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, world: int, out_dir: str) -> None:
+    # The variables torchrun sets (accelerate reads them); the group itself meets through a
+    # file, so parallel test runs cannot collide on a port.
     os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
+        OMP_NUM_THREADS="1",
         RANK=str(rank),
         LOCAL_RANK=str(rank),
         WORLD_SIZE=str(world),
@@ -74,6 +69,8 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         ACCELERATE_USE_CPU="1",
         WANDB_MODE="disabled",
     )
+    rendezvous = f"file://{os.path.join(out_dir, 'rendezvous')}"
+    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
     for sync_bn in (True, False):  # one group for both: starting processes is the slow part
         acc = _train(rank, sync_bn, os.path.join(out_dir, f"sync_bn={sync_bn}"))
     acc.end_training()
@@ -107,7 +104,7 @@ def _train(rank: int, sync_bn: bool, out_dir: str):
 def runs(tmp_path_factory):
     """Run directory of each scenario, after both ranks trained in it."""
     out = tmp_path_factory.mktemp("runs")
-    mp.spawn(_worker, args=(WORLD, _free_port(), str(out)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(WORLD, str(out)), nprocs=WORLD, join=True)
     return out
 
 
