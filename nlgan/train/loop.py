@@ -13,6 +13,7 @@ Ctrl-C finishes the current step, saves a checkpoint and returns with ``interrup
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,7 +26,12 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from nlgan.checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
+from nlgan.checkpoint import (
+    checkpoint_path,
+    list_checkpoints,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from nlgan.config import Config, config_to_dict, save_config
 from nlgan.data import DataError, build_dataset
 from nlgan.losses import losses_for
@@ -87,7 +93,25 @@ class Trainer:
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
             torch.set_num_threads(tc.cpu_threads)  # per process; see TrainConfig.cpu_threads
+        self._build_models(state)
+        self._build_data(state)
+        # Real images per G step over all processes, for the images/s figure.
+        world = acc.num_processes
+        self.images_per_step = tc.batch_size * tc.grad_accum * tc.d_steps_per_g_step * world
+        acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
 
+        self.evaluator = None
+        if cfg.eval.every:
+            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
+
+            self.evaluator = PeriodicEval(cfg.eval, acc.device)
+        self._build_tracking(state)
+        existing = list_checkpoints(self.run_dir)
+        self.last_checkpoint: Path | None = existing[-1] if existing else None
+
+    def _build_models(self, state: dict[str, Any] | None) -> None:
+        """G, D, EMA G and optimisers, restored from ``state`` and prepared by accelerate."""
+        acc, tc, cfg = self.acc, self.cfg.train, self.cfg
         seed_everything(tc.seed)  # common seed: identical initial weights on every process
         G, D = Generator(cfg.model), Discriminator(cfg.model)
         self.ema = EMA(G, tc.ema_decay, tc.ema_start)
@@ -109,6 +133,9 @@ class Trainer:
             if acc.scaler is not None and state.get("scaler"):
                 acc.scaler.load_state_dict(state["scaler"])
 
+    def _build_data(self, state: dict[str, Any] | None) -> None:
+        """Per-process RNGs, the resumable sampler and loader, and the GAN step."""
+        acc, tc, cfg = self.acc, self.cfg.train, self.cfg
         rank, world = acc.process_index, acc.num_processes
         seed_everything(derive_seed(tc.seed, PROCESS_STREAM, rank))
         if state and len(state.get("rng", [])) == world:
@@ -148,16 +175,11 @@ class Trainer:
             tc.d_steps_per_g_step,
             conditional=cfg.model.num_classes > 0,
         )
-        # Real images per G step over all processes, for the images/s figure.
-        self.images_per_step = tc.batch_size * tc.grad_accum * tc.d_steps_per_g_step * world
-        acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
 
-        self.evaluator = None
-        if cfg.eval.every:
-            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
-
-            self.evaluator = PeriodicEval(cfg.eval, acc.device)
-
+    def _build_tracking(self, state: dict[str, Any] | None) -> None:
+        """Write config.yaml (main process) and start the tracker (resuming its run id)."""
+        acc, tc, cfg = self.acc, self.cfg.train, self.cfg
+        world = acc.num_processes
         config_dict = config_to_dict(cfg)
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -264,7 +286,7 @@ class Trainer:
         flags = torch.cat([flags, torch.tensor([float(stop.requested)], device=flags.device)])
         flags = self.acc.reduce(flags, reduction="mean").tolist()  # one sync per step
         values = dict(zip(keys, flags[:-1], strict=True))
-        if not all(torch.isfinite(torch.tensor(v)) for v in values.values()):
+        if not all(math.isfinite(v) for v in values.values()):
             shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
             last = self.last_checkpoint.name if self.last_checkpoint else "none yet"
             raise TrainingDiverged(
@@ -277,7 +299,6 @@ class Trainer:
     def fit(self) -> FitResult:
         """Train until ``train.steps`` G steps; checkpoint, sample and log on the way."""
         tc = self.cfg.train
-        self.last_checkpoint: Path | None = None
         real = self._real_batches()
         bar = tqdm(
             total=tc.steps,
