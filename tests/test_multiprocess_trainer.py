@@ -18,7 +18,13 @@ from nlgan.checkpoint import load_latest
 from nlgan.config import config_from_dict
 from nlgan.models import Discriminator, Generator
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm
-from nlgan.train.distributed import LaunchError, check_launch, describe_batch, total_batch_size
+from nlgan.train.distributed import (
+    LaunchError,
+    check_launch,
+    describe_batch,
+    sync_batchnorm,
+    total_batch_size,
+)
 
 TINY = {
     "model": {
@@ -182,3 +188,19 @@ def test_total_batch_size_is_logged_once_and_given_to_the_tracker(tmp_path, monk
     assert "distributed" not in trainer.config_dict  # checkpoints keep the plain config
     out = capsys.readouterr().out
     assert out.count("total batch 12 = 4 per process x 1 process x 3 accumulation step(s)") == 1
+
+
+def test_sync_batchnorm_converts_any_bn_only_when_several_processes_and_enabled():
+    def d_with_bn() -> torch.nn.Module:  # nlgan's D has no BN; a D that had one is converted
+        return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+
+    cpu = torch.device("cpu")
+    keys = list(d_with_bn().state_dict())
+    converted = sync_batchnorm(d_with_bn(), 2, True, cpu)
+    assert isinstance(converted[1], CrossReplicaBatchNorm)
+    assert list(converted.state_dict()) == keys
+    for processes, enabled in ((1, True), (2, False)):
+        kept = sync_batchnorm(d_with_bn(), processes, enabled, cpu)
+        assert type(kept[1]) is torch.nn.BatchNorm2d
+    no_bn = torch.nn.Linear(2, 2)
+    assert sync_batchnorm(no_bn, 2, True, cpu) is no_bn
