@@ -231,3 +231,14 @@ def test_bad_eval_reference_fails_before_training(tiny_config, tmp_path):
     out = _train(str(tiny_config), "--out", str(tmp_path / "r"), *sets, code=1)
     assert out.output.startswith("Error: eval:") and "missing" in out.output
     assert not list_checkpoints(tmp_path / "r")
+
+
+@pytest.mark.slow
+def test_resume_continues_the_same_tracker_run(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")  # files only, no network
+    run = tmp_path / "r"
+    _train(str(tiny_config), "--out", str(run))
+    _train("--resume", str(run), "--set", "train.steps=3")
+    ids = [load_checkpoint(p)["tracker_run_id"] for p in list_checkpoints(run)]
+    assert len(ids) == 2 and ids[0] is not None and ids[0] == ids[1]
+    assert (run / "wandb").is_dir()
