@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ data
 
-    def _real_batches(self):
+    def _real_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless (x, y) batches; counts what was consumed (workers may prefetch further)."""
         for x, y in self.loader:
             self.batches += 1
