@@ -3,8 +3,9 @@
 ``torch.nn.SyncBatchNorm`` only runs on CUDA. GAN generators are sensitive to BN statistics
 (BigGAN's cross-replica BN), and a multi-process run without it normalises every replica's
 shard differently from a one-process run of the whole batch. :class:`CrossReplicaBatchNorm`
-all-reduces per-channel sums and squared sums with autograd-aware collectives, so the forward
-statistics *and* their gradients equal those of one process holding the whole batch.
+all-reduces per-channel sums, then sums of squared deviations from the global mean, with
+autograd-aware collectives, so the forward statistics *and* their gradients equal those of one
+process holding the whole batch.
 :func:`convert_sync_batchnorm` swaps it in for every ``_BatchNorm`` of a model, choosing
 ``torch.nn.SyncBatchNorm`` on CUDA, where its fused kernels are faster.
 """
@@ -78,21 +79,25 @@ class CrossReplicaBatchNorm(_BatchNorm):
         if momentum is None:  # cumulative moving average, as in nn.BatchNorm
             momentum = 1.0 / float(self.num_batches_tracked)
         dims = [0, *range(2, x.dim())]
+        c = self.num_features
+        shape = [1, c] + [1] * (x.dim() - 2)
         xf = x.float()  # statistics in float32 even under autocast
         count = torch.tensor([xf.numel() / xf.shape[1]], device=x.device, dtype=torch.float32)
-        stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), count])  # [2C + 1]
-        stats = differentiable_all_reduce(stats, self.process_group)
-        c = self.num_features
-        total = stats[2 * c]
-        mean = stats[:c] / total
-        var = (stats[c : 2 * c] / total - mean * mean).clamp_min(0.0)  # biased, for normalising
+        # Two passes, the mean first and then squared deviations from it. The one-pass
+        # E[x^2] - E[x]^2 cancels catastrophically in float32 once |mean| >> std (at 300 std the
+        # outputs were off by 2e-2, at 3000 the variance vanished and outputs were garbage).
+        sums = differentiable_all_reduce(torch.cat([xf.sum(dims), count]), self.process_group)
+        total = sums[c]
+        mean = sums[:c] / total  # [C]
+        centered = xf - mean.view(shape)
+        squares = differentiable_all_reduce((centered * centered).sum(dims), self.process_group)
+        var = squares / total  # [C], biased, for normalising
         if self.track_running_stats:
             with torch.no_grad():
                 unbiased = var * (total / (total - 1).clamp_min(1.0))
                 self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), momentum)
                 self.running_var.lerp_(unbiased.detach().to(self.running_var.dtype), momentum)
-        shape = [1, c] + [1] * (x.dim() - 2)
-        y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        y = centered * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y.to(x.dtype)
