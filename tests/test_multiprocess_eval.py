@@ -1,0 +1,135 @@
+"""In-run FID on 2 processes equals scoring the checkpoint's EMA generator in one process.
+
+``tests/test_metrics_evaluate.py::test_two_processes_score_like_one`` shows that ``evaluate``
+over a fixed image set gives one process's score when sharded; this checks the trainer's side:
+every rank scores its shard of the *EMA generator's* samples during training (so the ranks'
+EMA copies must agree), and the result is what ``nlgan fid`` would compute offline. A small
+deterministic stand-in replaces Inception (no weights file offline); the code path is the same.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+from PIL import Image
+
+from nlgan.checkpoint import load_latest
+from nlgan.config import config_from_dict
+from nlgan.models import Generator
+
+WORLD = 2
+EVAL_N = 23  # odd: the two shards differ in size
+
+
+class SmallExtractor:
+    """Pooled pixels through a fixed random projection: cheap, deterministic, Inception's API."""
+
+    identity = "multiprocess-test-extractor"
+    device = torch.device("cpu")
+    feature_dim = 12
+    num_logits = 10
+
+    def __init__(self, *args, **kwargs):
+        gen = torch.Generator().manual_seed(0)
+        self.proj = torch.randn(48, self.feature_dim, generator=gen) / 4
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = F.adaptive_avg_pool2d(images.float().expand(-1, 3, -1, -1) / 255, 4)  # [B, 3, 4, 4]
+        pool = torch.tanh(x.flatten(1) @ self.proj)  # [B, 12]
+        return pool, pool[:, :10]
+
+
+def _config(tmp: str) -> dict:
+    return {
+        "model": {
+            "resolution": 16,
+            "num_classes": 10,
+            "img_channels": 1,
+            "z_dim": 8,
+            "g_ch": 4,
+            "d_ch": 4,
+            "g_attn_resolutions": [8],
+            "d_attn_resolutions": [8],
+        },
+        "data": {"name": "digits"},
+        "train": {
+            "steps": 2,
+            "batch_size": 4,
+            "ckpt_every": 0,
+            "sample_every": 0,
+            "log_every": 0,
+            "ema_start": 1,
+            "ema_decay": 0.9,
+            "cpu_threads": 1,
+        },
+        "eval": {
+            "every": 2,
+            "n": EVAL_N,
+            "batch_size": 5,
+            "metrics": ["fid"],
+            "reference": os.path.join(tmp, "real"),
+        },
+    }
+
+
+def _worker(rank: int, world: int, tmp: str) -> None:
+    os.environ.update(
+        OMP_NUM_THREADS="1",
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        ACCELERATE_USE_CPU="1",
+        WANDB_MODE="disabled",
+        NLGAN_CACHE_DIR=os.path.join(tmp, "cache"),
+    )
+    rendezvous = f"file://{os.path.join(tmp, 'rendezvous')}"
+    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
+    import nlgan.train.evaluation as evaluation
+    from nlgan.train.loop import Trainer
+
+    evaluation.load_inception = SmallExtractor  # stand-in network, in this child only
+    scores = []
+    original = Trainer.score
+
+    def recording_score(self, bar):
+        scores.append(original(self, bar))
+        return scores[-1]
+
+    Trainer.score = recording_score
+    trainer = Trainer(config_from_dict(_config(tmp)), os.path.join(tmp, "run"))
+    trainer.fit()
+    torch.save(scores, os.path.join(tmp, f"scores{rank}.pt"))
+    trainer.acc.end_training()
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_in_run_fid_on_two_processes_equals_one_process_offline(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    real.mkdir()
+    gen = torch.Generator().manual_seed(5)
+    for i in range(30):
+        pixels = torch.randint(0, 256, (16, 16), generator=gen, dtype=torch.uint8).numpy()
+        Image.fromarray(pixels).save(real / f"{i:02d}.png")
+    mp.spawn(_worker, args=(WORLD, str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"scores{r}.pt", weights_only=True) for r in range(WORLD)]
+    assert len(ranks[0]) == 1 and ranks[0] == ranks[1]  # one evaluation; every rank has it
+
+    import nlgan.train.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation, "load_inception", SmallExtractor)
+    monkeypatch.setenv("NLGAN_CACHE_DIR", str(tmp_path / "cache-one-process"))
+    _, state = load_latest(tmp_path / "run")
+    cfg = config_from_dict(state["config"])
+    G = Generator(cfg.model)
+    G.load_state_dict(state["G_ema"])
+    one = evaluation.PeriodicEval(cfg.eval, torch.device("cpu"))(G)
+    assert one.keys() == ranks[0][0].keys() == {"eval/fid"}
+    assert ranks[0][0]["eval/fid"] == pytest.approx(one["eval/fid"], rel=1e-6)
+    assert one["eval/fid"] > 0
