@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 from PIL import Image
+from tiny import tiny_run
 
 from nlgan.checkpoint import load_latest
 from nlgan.config import config_from_dict
@@ -46,27 +47,16 @@ class SmallExtractor:
 
 def _config(tmp: str) -> dict:
     return {
-        "model": {
-            "resolution": 16,
-            "num_classes": 10,
-            "img_channels": 1,
-            "z_dim": 8,
-            "g_ch": 4,
-            "d_ch": 4,
-            "g_attn_resolutions": [8],
-            "d_attn_resolutions": [8],
-        },
-        "data": {"name": "digits"},
-        "train": {
-            "steps": 2,
-            "batch_size": 4,
-            "ckpt_every": 0,
-            "sample_every": 0,
-            "log_every": 0,
-            "ema_start": 1,
-            "ema_decay": 0.9,
-            "cpu_threads": 1,
-        },
+        **tiny_run(
+            steps=2,
+            batch_size=4,
+            ckpt_every=0,
+            sample_every=0,
+            log_every=0,
+            ema_start=1,
+            ema_decay=0.9,
+            cpu_threads=1,
+        ),
         "eval": {
             "every": 2,
             "n": EVAL_N,

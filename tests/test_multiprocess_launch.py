@@ -14,33 +14,21 @@ import sys
 import pytest
 import torch
 import yaml
+from tiny import tiny_run
 
 from nlgan.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
 
-TINY = {
-    "model": {
-        "resolution": 16,
-        "num_classes": 10,
-        "img_channels": 1,
-        "z_dim": 8,
-        "g_ch": 4,
-        "d_ch": 4,
-        "g_attn_resolutions": [8],
-        "d_attn_resolutions": [8],
-    },
-    "data": {"name": "digits"},
-    "train": {
-        "steps": 4,
-        "batch_size": 4,
-        "ckpt_every": 2,
-        "keep_ckpts": 5,
-        "sample_every": 2,
-        "log_every": 1,
-        "ema_start": 1,
-        "ema_decay": 0.9,
-        "cpu_threads": 1,
-    },
-}
+TINY = tiny_run(
+    steps=4,
+    batch_size=4,
+    ckpt_every=2,
+    keep_ckpts=5,
+    sample_every=2,
+    log_every=1,
+    ema_start=1,
+    ema_decay=0.9,
+    cpu_threads=1,
+)
 
 
 def _torchrun(cwd, *args: str, use_cpu: bool = True) -> subprocess.CompletedProcess:

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from tiny import tiny_run
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from nlgan.checkpoint import load_latest
@@ -26,29 +27,16 @@ from nlgan.train.distributed import (
     total_batch_size,
 )
 
-TINY = {
-    "model": {
-        "resolution": 16,
-        "num_classes": 10,
-        "img_channels": 1,
-        "z_dim": 8,
-        "g_ch": 4,
-        "d_ch": 4,
-        "g_attn_resolutions": [8],
-        "d_attn_resolutions": [8],
-    },
-    "data": {"name": "digits"},
-    "train": {
-        "steps": 3,
-        "batch_size": 4,
-        "ckpt_every": 0,
-        "sample_every": 0,
-        "log_every": 1,
-        "ema_start": 1,
-        "ema_decay": 0.9,
-        "cpu_threads": 1,
-    },
-}
+TINY = tiny_run(
+    steps=3,
+    batch_size=4,
+    ckpt_every=0,
+    sample_every=0,
+    log_every=1,
+    ema_start=1,
+    ema_decay=0.9,
+    cpu_threads=1,
+)
 WORLD = 2
 
 

@@ -8,32 +8,20 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from tiny import tiny_run
 
 from nlgan.checkpoint import list_checkpoints, load_checkpoint, load_latest
 from nlgan.cli import main
 
-TINY = {
-    "model": {
-        "resolution": 16,
-        "num_classes": 10,
-        "img_channels": 1,
-        "z_dim": 8,
-        "g_ch": 4,
-        "d_ch": 4,
-        "g_attn_resolutions": [8],
-        "d_attn_resolutions": [8],
-    },
-    "data": {"name": "digits"},
-    "train": {
-        "steps": 2,
-        "batch_size": 8,
-        "ckpt_every": 0,
-        "sample_every": 0,
-        "log_every": 1,
-        "ema_start": 1,
-        "ema_decay": 0.9,
-    },
-}
+TINY = tiny_run(
+    steps=2,
+    batch_size=8,
+    ckpt_every=0,
+    sample_every=0,
+    log_every=1,
+    ema_start=1,
+    ema_decay=0.9,
+)
 
 
 @pytest.fixture
