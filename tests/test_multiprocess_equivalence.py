@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 from accelerate import Accelerator
+from gloo import join_gloo_group
 from torch import Tensor
 
 from nlgan.config import ModelConfig
@@ -98,17 +98,7 @@ def _train(acc: Accelerator, sync_bn: bool, rank: int, world: int) -> dict[str, 
 
 
 def _worker(rank: int, world: int, out_dir: str) -> None:
-    # The variables torchrun sets (accelerate reads them); the group itself meets through a
-    # file, so parallel test runs cannot collide on a port.
-    os.environ.update(
-        OMP_NUM_THREADS="1",
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
-    )
-    rendezvous = f"file://{os.path.join(out_dir, 'rendezvous')}"
-    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
+    join_gloo_group(rank, world, out_dir)
     torch.set_num_threads(1)
     # All scenarios in one group: starting processes costs far more than these steps.
     acc = Accelerator(cpu=True, gradient_accumulation_steps=1)

@@ -13,9 +13,9 @@ import os
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from gloo import join_gloo_group
 from PIL import Image
 from tiny import tiny_run
 
@@ -68,18 +68,14 @@ def _config(tmp: str) -> dict:
 
 
 def _worker(rank: int, world: int, tmp: str) -> None:
-    os.environ.update(
-        OMP_NUM_THREADS="1",
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
+    join_gloo_group(
+        rank,
+        world,
+        tmp,
         ACCELERATE_USE_CPU="1",
         WANDB_MODE="disabled",
         NLGAN_CACHE_DIR=os.path.join(tmp, "cache"),
     )
-    rendezvous = f"file://{os.path.join(tmp, 'rendezvous')}"
-    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
     import nlgan.train.evaluation as evaluation
     from nlgan.train.loop import Trainer
 

@@ -10,8 +10,8 @@ import os
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
+from gloo import join_gloo_group
 from tiny import tiny_run
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -52,19 +52,7 @@ def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def _worker(rank: int, world: int, out_dir: str) -> None:
-    # The variables torchrun sets (accelerate reads them); the group itself meets through a
-    # file, so parallel test runs cannot collide on a port.
-    os.environ.update(
-        OMP_NUM_THREADS="1",
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
-        ACCELERATE_USE_CPU="1",
-        WANDB_MODE="disabled",
-    )
-    rendezvous = f"file://{os.path.join(out_dir, 'rendezvous')}"
-    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
+    join_gloo_group(rank, world, out_dir, ACCELERATE_USE_CPU="1", WANDB_MODE="disabled")
     for sync_bn in (True, False):  # one group for both: starting processes is the slow part
         acc = _train(rank, sync_bn, os.path.join(out_dir, f"sync_bn={sync_bn}"))
     acc.end_training()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from gloo import join_gloo_group
 from torch import nn
 
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm, convert_sync_batchnorm
@@ -40,15 +40,8 @@ def _step(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> dict[str, 
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _worker(rank: int, world: int, out_dir: str) -> None:
+    join_gloo_group(rank, world, out_dir)
     try:
         model = convert_sync_batchnorm(_model())
         assert isinstance(model[1], CrossReplicaBatchNorm)
@@ -64,7 +57,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 @pytest.mark.multiprocess
 def test_two_processes_match_one_process_on_the_whole_batch(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     x, target = _data()
     full = _step(_model(), x, target)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
