@@ -1,3 +1,34 @@
-"""nlgan: non-local (self-attention) GANs — SAGAN-style models, training and evaluation."""
+"""nlgan: non-local (self-attention) GANs — SAGAN-style models, training and evaluation.
+
+The most used functions are importable from the top level (``nlgan.load_generator``,
+``nlgan.generate``, ...); they load lazily, so ``import nlgan`` (and the CLI's ``--help``)
+does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "load_generator": "nlgan.sampling",
+    "generate": "nlgan.sampling",
+    "class_grid": "nlgan.sampling",
+    "save_grid": "nlgan.sampling",
+    "Generator": "nlgan.models",
+    "Discriminator": "nlgan.models",
+    "ModelConfig": "nlgan.config",
+    "Config": "nlgan.config",
+    "load_config": "nlgan.config",
+    "evaluate": "nlgan.metrics",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nlgan' has no attribute {name!r}")

@@ -224,3 +224,15 @@ def test_standing_stats_replace_bn_statistics_only(run, tmp_path):
     torch.testing.assert_close(generate(again, 4), generate(G, 4), atol=0, rtol=0)
     _cli("sample", run, "--grid", tmp_path / "s.png", "--standing-stats", 2)
     assert (tmp_path / "s.png").exists()
+
+
+def test_top_level_api_is_lazy():
+    import subprocess
+    import sys
+
+    code = "import sys, nlgan; assert 'torch' not in sys.modules; nlgan.load_generator; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+    import nlgan
+
+    assert nlgan.load_generator is load_generator
