@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from gloo import join_gloo_group
 from PIL import Image
 
 from nlgan.metrics import (
@@ -113,9 +114,7 @@ def _write_pngs(folder, images):
 
 
 def _worker(rank: int, world: int, tmp: str) -> None:
-    dist.init_process_group(
-        "gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=world
-    )
+    join_gloo_group(rank, world, tmp)
     try:
         kwargs = dict(reference=f"{tmp}/real", cache_dir=f"{tmp}/cache", **SCORE_ARGS)
         first = _score(source=TensorSource(_images(37, 1, shift=40)), **kwargs)

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from gloo import join_gloo_group
 from torch import nn
 
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm
@@ -36,8 +37,7 @@ def _forward_backward(bn: nn.Module, x: torch.Tensor, target: torch.Tensor) -> d
 
 
 def _worker(rank: int, world: int, out_dir: str) -> None:
-    rendezvous = f"file://{os.path.join(out_dir, 'rendezvous')}"
-    dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=world)
+    join_gloo_group(rank, world, out_dir)
     try:
         results = {}
         for shift in SHIFTS:
