@@ -73,11 +73,6 @@ class CrossReplicaBatchNorm(_BatchNorm):
         self._check_input_dim(x)
         if not self._distributed():
             return super().forward(x)
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
-        momentum = self.momentum
-        if momentum is None:  # cumulative moving average, as in nn.BatchNorm
-            momentum = 1.0 / float(self.num_batches_tracked)
         dims = [0, *range(2, x.dim())]
         c = self.num_features
         shape = [1, c] + [1] * (x.dim() - 2)
@@ -92,7 +87,11 @@ class CrossReplicaBatchNorm(_BatchNorm):
         centered = xf - mean.view(shape)
         squares = differentiable_all_reduce((centered * centered).sum(dims), self.process_group)
         var = squares / total  # [C], biased, for normalising
-        if self.track_running_stats:
+        if self.track_running_stats:  # (forward only gets here in training mode)
+            self.num_batches_tracked.add_(1)
+            momentum = self.momentum
+            if momentum is None:  # cumulative moving average, as in nn.BatchNorm
+                momentum = 1.0 / float(self.num_batches_tracked)
             with torch.no_grad():
                 unbiased = var * (total / (total - 1).clamp_min(1.0))
                 self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), momentum)
