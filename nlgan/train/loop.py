@@ -98,7 +98,9 @@ class Trainer:
         self._build_data(state)
         # Real images per G step over all processes, for the images/s figure.
         world = acc.num_processes
-        self.images_per_step = tc.batch_size * tc.grad_accum * tc.d_steps_per_g_step * world
+        self.images_per_step = (
+            total_batch_size(tc.batch_size, world, tc.grad_accum) * tc.d_steps_per_g_step
+        )
         acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
 
         self.evaluator = None
