@@ -1,13 +1,25 @@
 """Architecture tables keyed by resolution (pure Python, no torch: the config validates with it).
 
 Channel counts are ``ch * multiplier``. G starts from a 4x4 map and doubles the size in every
-block; D halves the size in every block marked ``down`` and ends with blocks at a fixed size,
-as in BigGAN-PyTorch's tables (SN-ResNet for 16/32 px, BigGAN/SAGAN widths for 64 px and up).
+block; D halves the size in every block marked ``down`` and ends with blocks at a fixed size.
+
+Two table families, chosen with ``model.arch``:
+
+- ``studiogan`` (the default, what nlgan has always built): StudioGAN's ``big_resnet`` /
+  ``resnet`` widths.
+- ``biggan``: BigGAN-PyTorch's ``G_arch`` / ``D_arch`` widths.
+
+They agree everywhere except the 64 px generator: StudioGAN uses ``(16, 8, 4, 2, 1)``,
+BigGAN-PyTorch ``(16, 16, 8, 4, 2)`` (twice the width in every block after the stem). Both
+use the same discriminators (SN-ResNet for 16/32 px, BigGAN/SAGAN widths from 64 px up).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+ARCH_FAMILIES = ("studiogan", "biggan")
+DEFAULT_FAMILY = "studiogan"
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,19 @@ ARCHS: dict[int, Arch] = {
     ),
 }
 
+# Where BigGAN-PyTorch's tables differ from the ones above.
+_BIGGAN_G_MULTS = {64: (16, 16, 8, 4, 2)}
+
+
+def arch_for(resolution: int, family: str = DEFAULT_FAMILY) -> Arch:
+    """The table of ``resolution`` in ``family`` (``studiogan`` or ``biggan``)."""
+    arch = ARCHS[resolution]
+    if family == "biggan" and resolution in _BIGGAN_G_MULTS:
+        return Arch(g_mults=_BIGGAN_G_MULTS[resolution], d_blocks=arch.d_blocks)
+    if family not in ARCH_FAMILIES:
+        raise KeyError(family)
+    return arch
+
 
 def g_feature_sizes(resolution: int) -> list[int]:
     """Sizes of G's block outputs, where self-attention may be inserted (8 .. resolution)."""
@@ -51,11 +76,16 @@ def d_feature_sizes(resolution: int) -> list[int]:
     return sizes
 
 
-def g_block_widths(resolution: int, ch: int) -> list[int]:
+def g_widths(resolution: int, ch: int, family: str = DEFAULT_FAMILY) -> list[int]:
+    """Channels of G's stem output and block outputs (sizes 4, 8, ..., resolution)."""
+    return [ch * m for m in arch_for(resolution, family).g_mults]
+
+
+def g_block_widths(resolution: int, ch: int, family: str = DEFAULT_FAMILY) -> list[int]:
     """Channels of G's block outputs, aligned with :func:`g_feature_sizes`."""
-    return [ch * m for m in ARCHS[resolution].g_mults[1:]]
+    return g_widths(resolution, ch, family)[1:]
 
 
-def d_block_widths(resolution: int, ch: int) -> list[int]:
+def d_block_widths(resolution: int, ch: int, family: str = DEFAULT_FAMILY) -> list[int]:
     """Channels of D's block outputs, aligned with :func:`d_feature_sizes`."""
-    return [ch * m for m, _ in ARCHS[resolution].d_blocks]
+    return [ch * m for m, _ in arch_for(resolution, family).d_blocks]

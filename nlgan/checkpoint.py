@@ -9,63 +9,39 @@ metrics) both read checkpoints through this module; it imports nothing from ``nl
 
 from __future__ import annotations
 
-import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nlgan.errors import NlganError
+from nlgan.files import atomic_write
+from nlgan.rundir import RunDir, run_root
+
 FORMAT = "nlgan/1"
-_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(NlganError, RuntimeError):
     """A checkpoint (or run directory) is missing, damaged or not an nlgan checkpoint."""
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
     """Where a run keeps its checkpoints."""
-    return Path(run_dir) / "checkpoints"
+    return RunDir(run_dir).checkpoints
 
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
     """The file name of the checkpoint at ``step`` (zero-padded so names sort by step)."""
-    return checkpoint_dir(run_dir) / f"ckpt-{step:09d}.pt"
+    return RunDir(run_dir).checkpoint(step)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Write ``state`` atomically: a crash mid-write never damages an existing checkpoint."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"format": FORMAT, **state}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
+    with atomic_write(path, durable=True) as f:
+        torch.save({"format": FORMAT, **state}, f)
     return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (e.g. Windows).
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -88,11 +64,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
     """The run's numbered checkpoints, oldest first."""
-    directory = checkpoint_dir(run_dir)
-    if not directory.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
+    return RunDir(run_dir).list_checkpoints()
 
 
 def load_latest(
@@ -119,8 +91,7 @@ def load_any(path: str | Path, map_location: str | torch.device = "cpu") -> tupl
     """Load a checkpoint given either a run directory (latest good one) or a checkpoint file."""
     path = Path(path)
     if path.is_dir():
-        run_dir = path.parent if path.name == "checkpoints" else path
-        return load_latest(run_dir, map_location)
+        return load_latest(run_root(path), map_location)
     if not path.exists():
         raise CheckpointError(f"{path}: no such run directory or checkpoint file")
     return path, load_checkpoint(path, map_location)

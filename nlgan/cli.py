@@ -14,7 +14,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (
         "nlgan.commands.train",
-        "Train a GAN from a YAML config (default: configs/digits.yaml).",
+        "Train a GAN from a YAML config or preset (default: the digits preset).",
     ),
     "fid": (
         "nlgan.commands.fid",

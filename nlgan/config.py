@@ -9,7 +9,6 @@ key, before any work starts. This module imports no torch, so the CLI stays fast
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,15 @@ from typing import Any
 
 import yaml
 
-from nlgan.arch import ARCHS, d_block_widths, d_feature_sizes, g_block_widths, g_feature_sizes
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown, of the wrong type or out of range."""
+from nlgan.arch import (
+    ARCH_FAMILIES,
+    ARCHS,
+    d_block_widths,
+    d_feature_sizes,
+    g_block_widths,
+    g_feature_sizes,
+)
+from nlgan.config_values import ConfigError, convert, unknown_key
 
 
 def _check(ok: bool, message: str) -> None:
@@ -38,6 +41,8 @@ class ModelConfig:
     """Generator and discriminator architecture."""
 
     resolution: int = 32  # image size; one of the keys of nlgan.arch.ARCHS
+    # Width tables: studiogan | biggan (they differ only in the 64 px G; see nlgan/arch.py).
+    arch: str = "studiogan"
     num_classes: int = 10  # 0 = unconditional (plain BN in G, no projection in D)
     img_channels: int = 3  # G's output and D's input channels: 1 or 3
     z_dim: int = 128
@@ -66,6 +71,7 @@ class ModelConfig:
         _check(self.g_ch > 0 and self.d_ch > 0, "model.g_ch and model.d_ch must be > 0")
         _check(self.shared_dim >= 0, "model.shared_dim must be >= 0 (0 = per-class BN gains)")
         _check_choice("model.init", self.init, ("ortho", "N02", "xavier"))
+        _check_choice("model.arch", self.arch, ARCH_FAMILIES)
         _check(self.bn_eps > 0 and self.sn_eps > 0, "model.bn_eps and model.sn_eps must be > 0")
         r = self.resolution
         for net, attn, sizes in (
@@ -85,8 +91,18 @@ class ModelConfig:
             "(set model.num_classes > 0, or model.shared_dim=0 for an unconditional model)",
         )
         for net, attn, sizes, widths in (
-            ("g", self.g_attn_resolutions, g_feature_sizes(r), g_block_widths(r, self.g_ch)),
-            ("d", self.d_attn_resolutions, d_feature_sizes(r), d_block_widths(r, self.d_ch)),
+            (
+                "g",
+                self.g_attn_resolutions,
+                g_feature_sizes(r),
+                g_block_widths(r, self.g_ch, self.arch),
+            ),
+            (
+                "d",
+                self.d_attn_resolutions,
+                d_feature_sizes(r),
+                d_block_widths(r, self.d_ch, self.arch),
+            ),
         ):
             for a in attn:
                 channels = widths[sizes.index(a)]  # D: the first block of that size
@@ -220,72 +236,6 @@ class Config:
 # --------------------------------------------------------------------------- conversion
 
 
-def _convert(key: str, value: Any, hint: Any) -> Any:
-    """Convert a YAML / command-line value to the field's annotated type, or fail naming key."""
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        (item_hint, _) = typing.get_args(hint)
-        if isinstance(value, str):
-            if value.strip().startswith("["):
-                try:
-                    value = yaml.safe_load(value)
-                except yaml.YAMLError:
-                    msg = f"{key}={value!r}: not a list (write [16, 32] or 16,32)"
-                    raise ConfigError(msg) from None
-            else:
-                value = value.split(",")
-            value = [v.strip() if isinstance(v, str) else v for v in value if v != ""]
-        if value is None:
-            value = []
-        if not isinstance(value, (list, tuple)):
-            value = [value]
-        return tuple(_convert(key, v, item_hint) for v in value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in (
-            "true",
-            "yes",
-            "on",
-            "1",
-            "false",
-            "no",
-            "off",
-            "0",
-        ):
-            return value.lower() in ("true", "yes", "on", "1")
-        raise ConfigError(f"{key}={value!r}: expected true or false")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r}: expected an integer") from None
-        if as_float != int(as_float):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        return int(as_float)
-    if hint is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected a number")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r}: expected a number") from None
-    if hint is str:
-        if isinstance(value, (dict, list)):
-            raise ConfigError(f"{key}={value!r}: expected a string")
-        return "" if value is None else str(value)
-    raise TypeError(f"unsupported config type {hint!r} for {key}")
-
-
-def _unknown(key: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
-    prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
-    hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (valid: {', '.join(valid)})"
-    return ConfigError(f"unknown config key {key!r}{hint}")
-
-
 def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -293,14 +243,14 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     for key, value in values.items():
         full = f"{prefix}{key}"
         if key not in names:
-            raise _unknown(full, names)
+            raise unknown_key(full, names)
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"{full}: expected a section (a mapping of keys to values)")
             kwargs[key] = _build(hint, value, f"{full}.")
         else:
-            kwargs[key] = _convert(full, value, hint)
+            kwargs[key] = convert(full, value, hint)
     return cls(**kwargs)
 
 
@@ -340,7 +290,7 @@ def apply_overrides(
             raise ConfigError(f"--set {key!r}: expected section.key, e.g. train.lr_d")
         section, name = parts
         if section not in sections:
-            raise _unknown(section, sections)
+            raise unknown_key(section, sections)
         # Kept as text: _convert types it by the field, so log.name=0123 stays "0123" (not 83).
         parsed = raw.strip()
         values.setdefault(section, {})
@@ -350,25 +300,39 @@ def apply_overrides(
     return values
 
 
+def parse_config_text(
+    text: str, origin: str, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """Parse a YAML config's text (``origin`` names it in errors) and apply dotted overrides."""
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"{origin}: not valid YAML ({first})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"{origin}: a config must be a mapping with sections model, data, train, eval, log"
+        )
+    return config_from_dict(apply_overrides(values, overrides))
+
+
 def load_config(
     path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> Config:
     """Load a YAML config (or the defaults when ``path`` is None) and apply dotted overrides."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} not found (see configs/ for presets)")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            first = str(err).splitlines()[0]
-            raise ConfigError(f"{path}: not valid YAML ({first})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(
-                f"{path}: a config must be a mapping with sections model, data, train, eval, log"
-            )
-    return config_from_dict(apply_overrides(values, overrides))
+    if path is None:
+        return config_from_dict(apply_overrides({}, overrides))
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    return parse_config_text(path.read_text(), str(path), overrides)
+
+
+def load_preset(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a built-in preset by name (see :mod:`nlgan.presets`) and apply dotted overrides."""
+    from nlgan.presets import preset_text
+
+    return parse_config_text(preset_text(name), f"preset {name}", overrides)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -25,8 +25,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from nlgan.config import DataConfig, ModelConfig
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+from nlgan.errors import NlganError
+from nlgan.files import IMAGE_EXTENSIONS
 
 _CIFAR = {
     "cifar10": (
@@ -42,7 +42,7 @@ _CIFAR = {
 }
 
 
-class DataError(ValueError):
+class DataError(NlganError, ValueError):
     """The training data cannot be used as configured (missing, empty or inconsistent)."""
 
 

@@ -1,8 +1,16 @@
 """SAGAN / BigGAN-style Generator and Discriminator built from a :class:`ModelConfig`.
 
-Widths per stage come from the resolution table in :mod:`nlgan.arch`; self-attention goes after
-the G block whose output has a size listed in ``g_attn_resolutions``, and after the first D
-block whose output has a size in ``d_attn_resolutions``. Spectral norm (``g_sn`` / ``d_sn``)
+Widths per stage come from the resolution table in :mod:`nlgan.arch` (``model.arch`` picks
+StudioGAN's or BigGAN-PyTorch's); self-attention goes after the G block whose output has a size
+listed in ``g_attn_resolutions``, and after the first D block whose output has a size in
+``d_attn_resolutions``. ``attention`` is a per-block list (``nn.Identity`` where there is
+none, as BigGAN does), so ``forward`` has no look-ups and the state-dict names are
+``attention.<block index>.*``.
+
+Inputs are checked for shape and dtype in ``forward``; label *values* are not (that needs a
+host-device sync per call): the public entry points check them instead (:meth:`Generator.embed`,
+:mod:`nlgan.sampling`, the data sets and the CLI), and :func:`check_label_values` does it on
+demand. Spectral norm (``g_sn`` / ``d_sn``)
 wraps every conv, linear and embedding, injected through ``which_conv`` / ``which_linear``.
 
 G: z (or its first chunk, with ``hier``) -> linear -> [B, C, 4, 4] -> up blocks with
@@ -19,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlgan.arch import ARCHS, d_block_widths, d_feature_sizes, g_feature_sizes
+from nlgan.arch import arch_for, d_block_widths, d_feature_sizes, g_feature_sizes, g_widths
 from nlgan.config import ModelConfig
 from nlgan.nn.blocks import DBlock, GBlock
 from nlgan.nn.init import init_weights
@@ -31,7 +39,10 @@ _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def check_labels(y: torch.Tensor | None, batch: int | None, num_classes: int, net: str) -> None:
-    """Raise a one-line ValueError unless ``y`` suits a model with ``num_classes`` classes."""
+    """Raise a one-line ValueError unless ``y``'s presence, dtype and shape suit the model.
+
+    No host-device sync: the values are checked by :func:`check_label_values`.
+    """
     if num_classes == 0:
         if y is not None:
             raise ValueError(
@@ -48,6 +59,10 @@ def check_labels(y: torch.Tensor | None, batch: int | None, num_classes: int, ne
         raise ValueError(f"labels y: expected a [B] integer (long) tensor, got {got}")
     if batch is not None and y.shape[0] != batch:
         raise ValueError(f"labels y: {y.shape[0]} labels for a batch of {batch}")
+
+
+def check_label_values(y: torch.Tensor, num_classes: int) -> None:
+    """Raise a one-line ValueError unless every label is in [0, num_classes) (syncs on a GPU)."""
     if y.numel():
         lo, hi = (int(v) for v in torch.aminmax(y))
         if lo < 0 or hi >= num_classes:
@@ -63,7 +78,7 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        widths = [cfg.g_ch * m for m in ARCHS[cfg.resolution].g_mults]  # sizes 4, 8, ..., R
+        widths = g_widths(cfg.resolution, cfg.g_ch, cfg.arch)  # sizes 4, 8, ..., R
         sizes = g_feature_sizes(cfg.resolution)  # block outputs: 8, 16, ..., R
         which_conv = partial(sn_conv, sn=cfg.g_sn, eps=cfg.sn_eps)
         which_linear = partial(sn_linear, sn=cfg.g_sn, eps=cfg.sn_eps)
@@ -89,14 +104,14 @@ class Generator(nn.Module):
         self.blocks = nn.ModuleList(
             GBlock(widths[i], widths[i + 1], which_conv, which_bn) for i in range(len(sizes))
         )
-        # Keyed by block index: the attention runs after that block.
-        self.attention = nn.ModuleDict(
-            {
-                str(i): SelfAttention(widths[i + 1], sn=cfg.g_sn, eps=cfg.sn_eps)
-                for i, size in enumerate(sizes)
-                if size in cfg.g_attn_resolutions
-            }
+        # One entry per block: attention after that block, or the identity.
+        self.attention = nn.ModuleList(
+            SelfAttention(widths[i + 1], sn=cfg.g_sn, eps=cfg.sn_eps)
+            if size in cfg.g_attn_resolutions
+            else nn.Identity()
+            for i, size in enumerate(sizes)
         )
+        self.attention_sizes = [s for s in sizes if s in cfg.g_attn_resolutions]
         self.out_bn = ConditionalBatchNorm2d(widths[-1], eps=cfg.bn_eps)
         self.out_conv = which_conv(widths[-1], cfg.img_channels, kernel_size=3, padding=1)
         init_weights(self, cfg.init)
@@ -109,6 +124,7 @@ class Generator(nn.Module):
                 "no class embedding"
             )
         check_labels(y, None, self.cfg.num_classes, "Generator")
+        check_label_values(y, self.cfg.num_classes)
         return self._embed(y)
 
     def _embed(self, y: torch.Tensor) -> torch.Tensor:
@@ -159,16 +175,14 @@ class Generator(nn.Module):
         else:
             z_stem, conds = z, [emb] * len(self.blocks)
         h = self.stem(z_stem).view(z.shape[0], -1, 4, 4)  # [B, C0, 4, 4]
-        for i, block in enumerate(self.blocks):
-            h = block(h, conds[i])  # [B, C_i+1, 2H, 2W]
-            if str(i) in self.attention:
-                h = self.attention[str(i)](h)
+        for block, attention, cond in zip(self.blocks, self.attention, conds, strict=True):
+            h = attention(block(h, cond))  # [B, C_i+1, 2H, 2W]
         h = F.relu(self.out_bn(h))
         return torch.tanh(self.out_conv(h))  # [B, img_channels, R, R]
 
     def attention_layers(self) -> list[SelfAttention]:
         """The SelfAttention modules in forward order."""
-        return list(self.attention.values())
+        return [m for m in self.attention if isinstance(m, SelfAttention)]
 
 
 class Discriminator(nn.Module):
@@ -177,23 +191,20 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        blocks = ARCHS[cfg.resolution].d_blocks
-        widths = [cfg.img_channels, *d_block_widths(cfg.resolution, cfg.d_ch)]
+        widths = [cfg.img_channels, *d_block_widths(cfg.resolution, cfg.d_ch, cfg.arch)]
+        sizes = d_feature_sizes(cfg.resolution)
         which_conv = partial(sn_conv, sn=cfg.d_sn, eps=cfg.sn_eps)
         self.blocks = nn.ModuleList(
             DBlock(widths[i], widths[i + 1], which_conv, downsample=down, first=i == 0)
-            for i, (_, down) in enumerate(blocks)
+            for i, (_, down) in enumerate(arch_for(cfg.resolution, cfg.arch).d_blocks)
         )
         # Attention after the first block with each listed output size (sizes can repeat).
-        first_of_size: dict[int, int] = {}
-        for i, size in enumerate(d_feature_sizes(cfg.resolution)):
-            first_of_size.setdefault(size, i)
-        self.attention = nn.ModuleDict(
-            {
-                str(i): SelfAttention(widths[i + 1], sn=cfg.d_sn, eps=cfg.sn_eps)
-                for i in sorted(first_of_size[s] for s in set(cfg.d_attn_resolutions))
-            }
+        first = [i == sizes.index(s) and s in cfg.d_attn_resolutions for i, s in enumerate(sizes)]
+        self.attention = nn.ModuleList(
+            SelfAttention(widths[i + 1], sn=cfg.d_sn, eps=cfg.sn_eps) if on else nn.Identity()
+            for i, on in enumerate(first)
         )
+        self.attention_sizes = [s for s, on in zip(sizes, first, strict=True) if on]
         self.linear = sn_linear(widths[-1], 1, sn=cfg.d_sn, eps=cfg.sn_eps)
         self.class_embed = None
         if cfg.num_classes > 0:
@@ -212,10 +223,8 @@ class Discriminator(nn.Module):
             )
         check_labels(y, x.shape[0], self.cfg.num_classes, "Discriminator")
         h = x
-        for i, block in enumerate(self.blocks):
-            h = block(h)  # [B, C_i, H_i, W_i]
-            if str(i) in self.attention:
-                h = self.attention[str(i)](h)
+        for block, attention in zip(self.blocks, self.attention, strict=True):
+            h = attention(block(h))  # [B, C_i, H_i, W_i]
         h = F.relu(h).sum(dim=(2, 3))  # global sum pooling: [B, C]
         out = self.linear(h).squeeze(1)  # [B]
         if self.class_embed is not None:
@@ -224,4 +233,11 @@ class Discriminator(nn.Module):
 
     def attention_layers(self) -> list[SelfAttention]:
         """The SelfAttention modules in forward order."""
-        return list(self.attention.values())
+        return [m for m in self.attention if isinstance(m, SelfAttention)]
+
+
+def attention_gammas(model: Generator | Discriminator) -> dict[int, float]:
+    """Each self-attention layer's learned ``gamma`` (0 = the layer does nothing), by the
+    feature-map size it runs at. Reads the values to the host: call it when logging."""
+    layers = model.attention_layers()
+    return {s: float(m.gamma.detach()) for s, m in zip(model.attention_sizes, layers, strict=True)}

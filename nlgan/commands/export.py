@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from nlgan.commands.common import one_line_errors
+
 
 @click.command(name="export")
 @click.argument("run", type=click.Path(path_type=str))
@@ -14,11 +16,8 @@ def command(run: str, out: str, no_ema: bool) -> None:
 
     `nlgan sample OUT ...` and `nlgan.load_generator(OUT)` read it back.
     """
-    from nlgan.checkpoint import CheckpointError
-    from nlgan.export import export_generator
+    from nlgan.sampling.export import export_generator
 
-    try:
+    with one_line_errors():
         path = export_generator(run, out, ema=not no_ema)
-    except (CheckpointError, ValueError, OSError) as err:
-        raise click.ClickException(str(err)) from None
     click.echo(f"wrote {path}")

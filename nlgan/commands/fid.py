@@ -16,34 +16,38 @@ from pathlib import Path
 
 import click
 
+from nlgan.commands.common import device_option
+
 RUN_SUFFIXES = (".pt", ".safetensors")
 DEFAULT_RUN_N = 50_000
 
 
 def _is_run(path: Path) -> bool:
     """A training run directory or a checkpoint / export file (rather than images or stats)."""
+    from nlgan.rundir import looks_like_run
+
     if path.is_dir():
-        return (path / "config.yaml").is_file() or (path / "checkpoints").is_dir()
+        return looks_like_run(path)
     return path.suffix.lower() in RUN_SUFFIXES
 
 
 def _generator_source(path: Path, n: int, device: str, seed: int, truncation: float | None):
     """The EMA generator of a run directory / checkpoint as an image source."""
-    from nlgan import sampling
     from nlgan.metrics.sources import generator_source
+    from nlgan.sampling import load_generator
 
-    G, _ = sampling.load_generator(path, ema=True, device=device)
+    G, _ = load_generator(path, ema=True, device=device)
     return generator_source(G, n, seed, truncation, description=f"G_ema of {path}")
 
 
-def _init_distributed(device: str | None) -> tuple[bool, str]:
+def _init_distributed(device: str) -> tuple[bool, str]:
     """Join the process group torchrun describes (if any); returns (started here, device)."""
     import torch
     import torch.distributed as dist
 
-    cuda = torch.cuda.is_available()
-    if device is None:
-        device = "cuda" if cuda else "cpu"
+    from nlgan.commands.common import pick_device
+
+    device = pick_device(device)
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         return False, device
     use_nccl = device.startswith("cuda")
@@ -80,7 +84,7 @@ def _init_distributed(device: str | None) -> tuple[bool, str]:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Latent seed for a run.")
 @click.option("--truncation", type=float, default=None, help="Truncated latents for a run.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [cuda when available].")
+@device_option
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference statistics.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 def command(
@@ -94,7 +98,7 @@ def command(
     resolution: int | None,
     seed: int,
     truncation: float | None,
-    device: str | None,
+    device: str,
     no_cache: bool,
     as_json: bool,
 ) -> None:
@@ -104,10 +108,8 @@ def command(
     uint8 NHWC images, or a statistics .npz. REFERENCE: a statistics .npz (mu, sigma; pytorch-fid
     and TTUR files work), an image folder or a .npz of images (statistics are cached).
     """
-    from nlgan.checkpoint import CheckpointError
+    from nlgan.errors import NlganError
     from nlgan.metrics import (
-        InceptionWeightsError,
-        SourceError,
         StatsError,
         check_metrics,
         evaluate,
@@ -184,7 +186,7 @@ def command(
                     use_cache=not no_cache,
                     progress=True,
                 )
-    except (SourceError, StatsError, InceptionWeightsError, CheckpointError, ValueError) as err:
+    except NlganError as err:
         raise click.ClickException(str(err)) from None
     finally:
         if started:

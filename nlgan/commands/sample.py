@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from nlgan.commands.common import parse_classes, pick_device
+from nlgan.commands.common import generator_options, load_for_sampling, one_line_errors
 
 
 @click.command(name="sample")
-@click.argument("run", type=str)
+@generator_options
 @click.option("--grid", type=click.Path(dir_okay=False), help="Write a PNG grid here.")
 @click.option("--out", type=click.Path(), help="Write samples: a folder, or a file ending .npz.")
 @click.option("--per-class", type=int, default=None, help="Samples per class (grid default 8).")
 @click.option("--n", "n", type=int, default=None, help="Total samples for --out (class-balanced).")
-@click.option("--classes", type=str, default=None, help="Class ids, e.g. 3,5 (default: all).")
-@click.option("--truncation", type=float, default=None, help="Truncation threshold for |z|.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 or auto.")
-@click.option("--no-ema", is_flag=True, help="Use the raw generator instead of the EMA one.")
+@click.option(
+    "--upscale",
+    type=int,
+    default=None,
+    help="Enlarge grid images by this integer factor (nearest) [auto: to >= 64 px].",
+)
 @click.option("--interpolate", is_flag=True, help="Write an interpolation grid to --grid.")
 @click.option(
     "--mode",
@@ -32,14 +33,7 @@ from nlgan.commands.common import parse_classes, pick_device
 @click.option("--steps", type=int, default=8, show_default=True, help="Stops per interpolation.")
 @click.option("--rows", type=int, default=4, show_default=True, help="Interpolation rows.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
-@click.option(
-    "--standing-stats",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Re-estimate G's BN statistics from this many batches first (BigGAN); 0 = training's.",
-)
-def command(**opts) -> None:
+def command(**opts: Any) -> None:
     """Sample from RUN: a run directory (latest good checkpoint), a checkpoint or an export.
 
     \b
@@ -49,93 +43,67 @@ def command(**opts) -> None:
     nlgan sample runs/c10 --n 50000 --out samples.npz      uint8 NHWC images + labels
     nlgan sample runs/c10 --interpolate --classes 1,7 --steps 8 --grid interp.png
     """
-    req = SampleRequest(**opts)
-    if req.interpolate and not req.grid:
+    if opts["interpolate"] and not opts["grid"]:
         raise click.UsageError("--interpolate writes a grid: give --grid PATH")
-    if not req.grid and not req.out:
+    if not opts["grid"] and not opts["out"]:
         raise click.UsageError("nothing to write: give --grid PATH and/or --out PATH")
-    if req.n is not None and req.per_class is not None and req.out:
+    if opts["n"] is not None and opts["per_class"] is not None and opts["out"]:
         raise click.UsageError("give --n or --per-class for --out, not both")
-    for name, value in (("--n", req.n), ("--per-class", req.per_class),
-                        ("--batch-size", req.batch_size)):  # fmt: skip
+    for name in ("n", "per_class", "batch_size", "upscale"):
+        value = opts[name]
         if value is not None and value < 1:
-            raise click.BadParameter(f"{value}: must be >= 1", param_hint=name)
+            flag = "--" + name.replace("_", "-")
+            raise click.BadParameter(f"{value}: must be >= 1", param_hint=flag)
 
-    from nlgan.checkpoint import CheckpointError
-    from nlgan.writers import OutputExistsError
+    from nlgan.commands.common import parse_classes
 
-    try:
-        _sample(req, parse_classes(req.classes), pick_device(req.device))
-    except (CheckpointError, ValueError, OutputExistsError, OSError) as err:
-        raise click.ClickException(str(err)) from None
-
-
-@dataclass(frozen=True)
-class SampleRequest:
-    """The options of one `nlgan sample` call, as click parsed them."""
-
-    run: str
-    grid: str | None
-    out: str | None
-    per_class: int | None
-    n: int | None
-    classes: str | None
-    truncation: float | None
-    seed: int
-    batch_size: int
-    device: str
-    no_ema: bool
-    interpolate: bool
-    mode: str
-    steps: int
-    rows: int
-    overwrite: bool
-    standing_stats: int
+    classes = parse_classes(opts["classes"])
+    with one_line_errors():
+        G, cfg = load_for_sampling(opts, opts["batch_size"])
+        if opts["grid"]:
+            click.echo(f"wrote {_write_grid(G, opts, classes)}")
+        if opts["out"]:
+            n = opts["n"]
+            if n is None:
+                k = len(classes) if classes else max(cfg.model.num_classes, 1)
+                n = (opts["per_class"] or 8) * k
+            click.echo(f"wrote {_write_samples(G, opts, n, classes)}")
 
 
-def _sample(req: SampleRequest, classes: list[int] | None, device: str) -> None:
-    from nlgan.sampling import class_grid, load_generator, save_grid
+def _write_grid(G, opts: dict[str, Any], classes: list[int] | None):
+    """A class grid or an interpolation grid, as a PNG."""
+    from nlgan.sampling import class_grid, interpolation_grid, save_grid
 
-    G, cfg = load_generator(req.run, ema=not req.no_ema, device=device)
-    if req.standing_stats:
-        from nlgan.standing_stats import standing_stats
-
-        standing_stats(G, req.standing_stats, req.batch_size, req.seed, req.truncation)
-    if req.grid:
-        if req.interpolate:
-            from nlgan.interpolation import interpolation_grid
-
-            images = interpolation_grid(
-                G, req.rows, req.steps, classes, req.mode, req.seed, req.truncation
-            )
-            nrow = req.steps
-        else:
-            nrow = req.per_class or 8
-            images = class_grid(G, nrow, req.seed, req.truncation, classes, req.batch_size)
-        click.echo(f"wrote {save_grid(images, req.grid, nrow=nrow)}")
-    if req.out:
-        n = req.n
-        if n is None:
-            k = len(classes) if classes else max(cfg.model.num_classes, 1)
-            n = (req.per_class or 8) * k
-        click.echo(f"wrote {_export(G, req, n, classes)}")
+    seed, truncation = opts["seed"], opts["truncation"]
+    if opts["interpolate"]:
+        images = interpolation_grid(
+            G, opts["rows"], opts["steps"], classes, opts["mode"], seed, truncation
+        )
+        nrow = opts["steps"]
+    else:
+        nrow = opts["per_class"] or 8
+        images = class_grid(G, nrow, seed, truncation, classes, opts["batch_size"])
+    return save_grid(images, opts["grid"], nrow=nrow, upscale_by=opts["upscale"])
 
 
-def _export(G, req: SampleRequest, n: int, classes: list[int] | None):
+def _write_samples(G, opts: dict[str, Any], n: int, classes: list[int] | None):
     """Stream n samples to a folder or an .npz (written under a temporary name, then renamed)."""
     from tqdm import tqdm
 
     from nlgan.sampling import iter_generate, to_uint8
-    from nlgan.writers import FolderWriter, NpzWriter
+    from nlgan.sampling.writers import FolderWriter, NpzWriter
 
     r, c = G.cfg.resolution, G.cfg.img_channels
-    if str(req.out).endswith(".npz"):
-        writer = NpzWriter(req.out, n, (r, r, c), overwrite=req.overwrite)
+    out, overwrite = opts["out"], opts["overwrite"]
+    if str(out).endswith(".npz"):
+        writer = NpzWriter(out, n, (r, r, c), overwrite=overwrite)
     else:
-        writer = FolderWriter(req.out, conditional=G.cfg.num_classes > 0, overwrite=req.overwrite)
+        writer = FolderWriter(out, conditional=G.cfg.num_classes > 0, overwrite=overwrite)
     try:
         with tqdm(total=n, unit="img", desc="sampling") as bar:
-            batches = iter_generate(G, n, classes, req.truncation, req.seed, req.batch_size)
+            batches = iter_generate(
+                G, n, classes, opts["truncation"], opts["seed"], opts["batch_size"]
+            )
             for images, labels in batches:
                 writer.write(to_uint8(images), None if labels is None else labels.numpy())
                 bar.update(len(images))

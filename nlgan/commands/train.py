@@ -9,8 +9,9 @@ import click
     "train",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=(
-        "Examples: nlgan train  |  nlgan train configs/cifar10_sagan.yaml --set "
-        "data.root=/data/cifar10 --out runs/c10  |  nlgan train --resume runs/c10"
+        "Examples: nlgan train  |  nlgan train cifar10_sagan --set "
+        "data.root=/data/cifar10 --out runs/c10  |  nlgan train my.yaml  |  "
+        "nlgan train --resume runs/c10"
     ),
 )
 @click.argument("config", required=False)
@@ -34,13 +35,12 @@ import click
 def command(
     config: str | None, overrides: tuple[str, ...], out: str | None, resume: str | None
 ) -> None:
-    """Train a GAN from CONFIG (a YAML file or preset name; default configs/digits.yaml)."""
+    """Train a GAN from CONFIG: a YAML file or a built-in preset name (digits, cifar10_sagan,
+    imagenet128_sagan; default digits)."""
     # Heavy imports here, so that `nlgan train --help` stays instant.
-    from nlgan.checkpoint import CheckpointError
-    from nlgan.config import ConfigError
-    from nlgan.data import DataError
+    from nlgan.errors import NlganError
     from nlgan.train.distributed import launched_rank
-    from nlgan.train.loop import Trainer, TrainingDiverged
+    from nlgan.train.loop import Trainer
     from nlgan.train.run import new_run, resume_run
 
     if resume and (config or out):
@@ -65,7 +65,7 @@ def command(
             state = None
         trainer = Trainer(cfg, run_dir, state)
         result = trainer.fit()
-    except (ConfigError, DataError, CheckpointError, TrainingDiverged) as err:
+    except NlganError as err:
         raise click.ClickException(str(err)) from None
     if not trainer.acc.is_main_process:
         return

@@ -18,11 +18,13 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".gif")
+from nlgan.errors import NlganError
+from nlgan.files import IMAGE_EXTENSIONS
+
 NPZ_IMAGE_KEYS = ("images", "arr_0", "x", "imgs")
 
 
-class SourceError(ValueError):
+class SourceError(NlganError, ValueError):
     """An image source is empty, unreadable or shorter than requested."""
 
 
@@ -229,21 +231,14 @@ def generator_source(
     split across processes scores the same images, and a conditional G is class-balanced.
     The trainer and ``nlgan fid RUN`` both score through this.
     """
-    from nlgan import sampling  # lazy: the metrics import no model code until a G is scored
+    # lazy: the metrics import no model code until a G is scored
+    from nlgan.sampling import forward_images, latents_for
 
     num_classes, z_dim = G.cfg.num_classes, G.cfg.z_dim
 
-    @torch.no_grad()
     def images(start: int, stop: int) -> torch.Tensor:
-        device = next(G.parameters()).device
-        z = sampling.latents(start, stop - start, z_dim, seed, truncation).to(device)
-        y = torch.arange(start, stop, device=device) % num_classes if num_classes else None
-        was_training = G.training
-        G.eval()  # BN running statistics, as in sampling; the caller's mode is restored
-        try:
-            unit = sampling.to_unit_range(G(z, y))  # [B, C, R, R] in [0, 1]
-        finally:
-            G.train(was_training)
+        z, y = latents_for(start, stop - start, z_dim, num_classes, seed, truncation)
+        unit = forward_images(G, z, y)  # [B, C, R, R] in [0, 1], BN in eval mode
         return (unit * 255).round().to(torch.uint8)  # as sampling.to_uint8, but kept NCHW
 
     return CallableSource(images, n, description=description)

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nlgan.errors import NlganError
 
-class StatsError(ValueError):
+
+class StatsError(NlganError, ValueError):
     """A statistics file is unreadable, or two sets of statistics do not match."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from nlgan.errors import NlganError
+
 ENV_VAR = "NLGAN_INCEPTION_WEIGHTS"
 FILENAMES = (
     "weights-inception-2015-12-05-6726825d.pth",  # torch-fidelity
@@ -25,7 +27,7 @@ URL = (
 )
 
 
-class InceptionWeightsError(RuntimeError):
+class InceptionWeightsError(NlganError, RuntimeError):
     """The Inception weights file is missing, unreadable or of the wrong architecture."""
 
 

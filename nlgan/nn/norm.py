@@ -42,36 +42,48 @@ class ConditionalBatchNorm2d(nn.Module):
         self.cond_dim = cond_dim
         self.bn = nn.BatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
         self.projected = cond_dim > 0 and which_linear is not None
+        # The form is chosen here, once: forward calls the chosen method without branching.
         if cond_dim == 0:
             self.gain = nn.Parameter(torch.ones(num_features))
             self.bias = nn.Parameter(torch.zeros(num_features))
+            self._modulate = self._plain
         elif which_linear is None:
             self.gain = nn.Parameter(torch.ones(cond_dim, num_features))
             self.bias = nn.Parameter(torch.zeros(cond_dim, num_features))
+            self._modulate = self._per_class
         else:
             self.gain = which_linear(cond_dim, num_features, bias=False)
             self.bias = which_linear(cond_dim, num_features, bias=False)
+            self._modulate = self._projected
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Normalise ``x`` [B, C, H, W]; ``cond`` [B, cond_dim] (None when unconditional)."""
-        h = self.bn(x)
-        if self.cond_dim == 0:
-            if cond is not None:
-                raise ValueError("this BatchNorm is unconditional: call it without cond")
-            return h * self.gain.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-        if cond is None or cond.shape != (x.shape[0], self.cond_dim):
+        return self._modulate(self.bn(x), cond)
+
+    def _plain(self, h: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        if cond is not None:
+            raise ValueError("this BatchNorm is unconditional: call it without cond")
+        return h * self.gain.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+    def _check_cond(self, h: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        if cond is None or cond.shape != (h.shape[0], self.cond_dim):
             got = None if cond is None else list(cond.shape)
             raise ValueError(
-                f"conditional BatchNorm needs cond of shape [{x.shape[0]}, {self.cond_dim}], "
+                f"conditional BatchNorm needs cond of shape [{h.shape[0]}, {self.cond_dim}], "
                 f"got {got}"
             )
-        if self.projected:
-            gain = 1.0 + self.gain(cond)  # [B, C]
-            bias = self.bias(cond)
-        else:
-            cond = cond.to(self.gain.dtype)
-            gain = cond @ self.gain  # [B, cond_dim] @ [cond_dim, C] -> [B, C]
-            bias = cond @ self.bias
+        return cond
+
+    def _per_class(self, h: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        cond = self._check_cond(h, cond).to(self.gain.dtype)
+        gain = cond @ self.gain  # [B, cond_dim] @ [cond_dim, C] -> [B, C]
+        bias = cond @ self.bias
+        return h * gain[:, :, None, None].to(h.dtype) + bias[:, :, None, None].to(h.dtype)
+
+    def _projected(self, h: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        cond = self._check_cond(h, cond)
+        gain = 1.0 + self.gain(cond)  # [B, C]
+        bias = self.bias(cond)
         return h * gain[:, :, None, None].to(h.dtype) + bias[:, :, None, None].to(h.dtype)
 
     def extra_repr(self) -> str:

@@ -2,7 +2,10 @@
 
 Unlike ``torch.nn.utils.parametrizations.spectral_norm`` this records the current estimate of
 the largest singular value in a ``sigma`` buffer, so training can log it, and runs the power
-iteration in float32 even under autocast (a bf16 power iteration drifts).
+iteration in float32 even under autocast (a bf16 power iteration drifts). The module may be cast
+(``.to(torch.bfloat16)``, ``.half()``, ``.double()``): the ``u``/``v``/``sigma`` buffers follow
+the cast, the arithmetic stays in float32 (float64 for a double weight), and the normalised
+weight comes back in the weight's dtype.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ class SpectralNorm(nn.Module):
     @torch.no_grad()
     def reset_estimate(self, weight: torch.Tensor, n_power_iterations: int = 15) -> None:
         """Re-run the power iteration on ``weight`` (the raw one), e.g. after re-initialising it."""
-        w = weight.detach().flatten(1).float()  # [out, in * prod(kernel)]
-        u, v = self._u, self._v
+        w = _matrix(weight.detach())  # [out, in * prod(kernel)]
+        u, v = self._u.to(w.dtype), self._v.to(w.dtype)
         for _ in range(n_power_iterations):
             v = F.normalize(w.t() @ u, dim=0, eps=self.eps)
             u = F.normalize(w @ v, dim=0, eps=self.eps)
@@ -48,10 +51,10 @@ class SpectralNorm(nn.Module):
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=weight.device.type, enabled=False):
-            w = weight.flatten(1).float()  # [out, in * prod(kernel)]
+            w = _matrix(weight)  # [out, in * prod(kernel)]
             if self.training:
                 with torch.no_grad():
-                    u, v = self._u, self._v
+                    u, v = self._u.to(w.dtype), self._v.to(w.dtype)
                     for _ in range(self.n_power_iterations):
                         v = F.normalize(w.t() @ u, dim=0, eps=self.eps)
                         u = F.normalize(w @ v, dim=0, eps=self.eps)
@@ -59,12 +62,17 @@ class SpectralNorm(nn.Module):
                     self._v.copy_(v)
             # Clones: the buffers change in place at the next training forward, which must not
             # invalidate tensors that autograd saved for this one.
-            u = self._u.clone(memory_format=torch.contiguous_format)
-            v = self._v.clone(memory_format=torch.contiguous_format)
+            u = self._u.to(w.dtype, copy=True, memory_format=torch.contiguous_format)
+            v = self._v.to(w.dtype, copy=True, memory_format=torch.contiguous_format)
             sigma = torch.dot(u, w @ v)
             with torch.no_grad():
                 self.sigma.copy_(sigma)
         return weight / sigma.to(weight.dtype)
+
+
+def _matrix(weight: torch.Tensor) -> torch.Tensor:
+    """The weight as a matrix in the power iteration's dtype: float32, or float64 if wider."""
+    return weight.flatten(1).to(torch.promote_types(weight.dtype, torch.float32))
 
 
 def spectral_norm(module: nn.Module, name: str = "weight", eps: float = 1e-6) -> nn.Module:

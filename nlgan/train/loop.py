@@ -35,9 +35,11 @@ from nlgan.checkpoint import (
 )
 from nlgan.config import Config, config_to_dict, save_config
 from nlgan.data import DataError, build_dataset
+from nlgan.errors import NlganError
 from nlgan.losses import losses_for
-from nlgan.models import Discriminator, Generator
+from nlgan.models import Discriminator, Generator, attention_gammas
 from nlgan.nn.spectral import spectral_sigmas
+from nlgan.rundir import RunDir
 from nlgan.sampling import class_grid, save_grid
 from nlgan.tracking import Tracker
 from nlgan.train.distributed import (
@@ -50,7 +52,6 @@ from nlgan.train.distributed import (
 )
 from nlgan.train.ema import EMA
 from nlgan.train.interrupt import StopRequest
-from nlgan.train.run import CONFIG_NAME
 from nlgan.train.state import (
     ResumableBatchSampler,
     capture_rng,
@@ -67,7 +68,7 @@ LOADER_STREAM = 1  # stream ids for derive_seed, so per-purpose seeds never coin
 PROCESS_STREAM = 2
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(NlganError, RuntimeError):
     """A loss became NaN or infinite; the run stopped without writing a checkpoint."""
 
 
@@ -186,7 +187,7 @@ class Trainer:
         config_dict = config_to_dict(cfg)
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, self.run_dir / CONFIG_NAME)
+            save_config(cfg, RunDir(self.run_dir).config)
         acc.wait_for_everyone()
         self.tracker = Tracker(
             cfg.log,
@@ -253,8 +254,7 @@ class Trainer:
         classes = list(range(min(K, GRID_CLASSES))) if K else None
         with unchanged_buffers(self.ema.ema):  # rank 0 only: the ranks' EMA G must not drift
             images = class_grid(self.ema.ema, per_class, self.cfg.train.seed, classes=classes)
-        path = self.run_dir / "samples" / f"step-{self.step:09d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = RunDir(self.run_dir).sample_grid(self.step)
         save_grid(images, path, nrow=per_class)
         self.tracker.log_image("samples", path, self.step, caption=f"EMA G, step {self.step}")
         return path
@@ -278,6 +278,9 @@ class Trainer:
             sigmas = spectral_sigmas(model)
             if sigmas:
                 out[f"sigma_max/{name}"] = max(sigmas.values())
+            # "Does attention do anything?": gamma = 0 means the layer is still the identity.
+            for size, gamma in attention_gammas(model).items():
+                out[f"attn_gamma/{name}{size}"] = gamma
         return out
 
     # ------------------------------------------------------------------ the loop
@@ -334,12 +337,7 @@ class Trainer:
                         now = time.perf_counter()
                         scalars = self._scalars(sums, n_logged, now - t_log)
                         self.tracker.log(scalars, self.step)
-                        bar.set_postfix(
-                            d=f"{scalars['loss/d']:.3f}",
-                            g=f"{scalars['loss/g']:.3f}",
-                            img_s=f"{scalars['images_per_s']:.0f}",
-                            refresh=False,
-                        )
+                        bar.set_postfix(_summary(scalars), refresh=False)
                         sums, n_logged, t_log = {}, 0, now
                     if tc.sample_every and self.step % tc.sample_every == 0:
                         self.sample()
@@ -365,3 +363,16 @@ class Trainer:
             self.sample()  # the final grid
         self.tracker.finish()
         return FitResult(self.step, self.last_checkpoint, interrupted, time.perf_counter() - t0)
+
+
+def _summary(scalars: dict[str, float]) -> dict[str, str]:
+    """The progress bar's postfix: losses, images/s and each attention layer's gamma."""
+    shown = {
+        "d": f"{scalars['loss/d']:.3f}",
+        "g": f"{scalars['loss/g']:.3f}",
+        "img_s": f"{scalars['images_per_s']:.0f}",
+    }
+    gammas = [f"{k.split('/')[1]}:{v:.3g}" for k, v in scalars.items() if k.startswith("attn_")]
+    if gammas:
+        shown["gamma"] = " ".join(gammas)
+    return shown

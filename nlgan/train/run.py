@@ -19,10 +19,10 @@ from nlgan.config import (
     config_from_dict,
     config_to_dict,
     load_config,
+    load_preset,
 )
-
-CONFIG_NAME = "config.yaml"
-DEFAULT_CONFIG = "configs/digits.yaml"
+from nlgan.presets import DEFAULT_PRESET, is_preset, preset_names
+from nlgan.rundir import RunDir
 
 # Keys a resume may change. Everything else (model, losses, lrs, batch size, seed) is fixed
 # by the checkpoint; a whole section is allowed with "section.*".
@@ -41,32 +41,32 @@ RESUMABLE_KEYS = (
 )
 
 
-def default_config_path() -> Path:
-    """configs/digits.yaml: from the working directory, else from the source checkout."""
-    local = Path(DEFAULT_CONFIG)
-    if local.is_file():
-        return local
-    return Path(__file__).resolve().parents[2] / DEFAULT_CONFIG
-
-
-def resolve_config_path(config: str | None) -> Path:
-    """A config path, or a preset name (``digits`` -> configs/digits.yaml); default digits."""
+def load_run_config(
+    config: str | None, overrides: tuple[str, ...] | list[str] = ()
+) -> tuple[Config, str]:
+    """The config of a new run and its name: a YAML file, a preset name, or the default preset."""
     if config is None:
-        return default_config_path()
+        return load_preset(DEFAULT_PRESET, overrides), DEFAULT_PRESET
     path = Path(config)
-    if path.is_file() or path.suffix in (".yaml", ".yml"):
-        return path  # load_config reports a missing file
-    preset = default_config_path().parent / f"{config}.yaml"
-    return preset if preset.is_file() else path
+    if path.is_file():
+        return load_config(path, overrides), path.stem
+    if is_preset(config):
+        return load_preset(config, overrides), config
+    presets = ", ".join(preset_names())
+    hint = (
+        f"; the built-in preset of that name runs with: nlgan train {path.stem}"
+        if is_preset(path.stem)
+        else f"; built-in presets: {presets}"
+    )
+    raise ConfigError(f"config {config!r}: no such file and not a preset name{hint}")
 
 
 def new_run(
     config: str | None, overrides: tuple[str, ...] | list[str], out: str | None
 ) -> tuple[Config, Path]:
     """Config and run directory of a fresh run; refuses a directory that already has checkpoints."""
-    path = resolve_config_path(config)
-    cfg = load_config(path, overrides)
-    run_dir = Path(out) if out else Path("runs") / path.stem
+    cfg, name = load_run_config(config, overrides)
+    run_dir = Path(out) if out else Path("runs") / name
     if list_checkpoints(run_dir):
         raise ConfigError(
             f"{run_dir} already holds checkpoints of a run: continue it with "
@@ -92,7 +92,7 @@ def resume_run(
         raise CheckpointError(f"--resume {run_dir}: no such run directory")
     ckpt_path, state = load_latest(run_dir)
     saved = state["config"]
-    config_file = run_dir / CONFIG_NAME
+    config_file = RunDir(run_dir).config
     base = load_config(config_file) if config_file.is_file() else config_from_dict(saved)
     if config_to_dict(base)["model"] != saved["model"]:
         raise CheckpointError(

@@ -12,8 +12,12 @@ from __future__ import annotations
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from nlgan.errors import SamplingError
 from nlgan.models import Generator
-from nlgan.sampling import latents
+from nlgan.sampling.latents import latents_for
+
+# Added to the seed, so the latents of the statistics never coincide with the samples'.
+STREAM_OFFSET = 2**31
 
 
 @torch.no_grad()
@@ -26,8 +30,9 @@ def standing_stats(
 ) -> Generator:
     """Replace every BN's running mean/var by the average over ``batches`` fresh batches."""
     if batches < 1 or batch_size < 2:
-        raise ValueError(f"standing stats: need batches >= 1 and batch_size >= 2, got "
-                         f"{batches} and {batch_size}")  # fmt: skip
+        raise SamplingError(
+            f"standing stats: need batches >= 1 and batch_size >= 2, got {batches} and {batch_size}"
+        )
     norms = [m for m in G.modules() if isinstance(m, _BatchNorm)]
     if not norms:
         return G
@@ -38,12 +43,13 @@ def standing_stats(
         m.momentum = None  # cumulative average over the batches below
         m.train()
     param = next(G.parameters())
-    k = G.cfg.num_classes
+    cfg = G.cfg
     try:
         for b in range(batches):
-            # Seed stream offset by 2**31, so these latents never coincide with the samples'.
-            z = latents(b * batch_size, batch_size, G.cfg.z_dim, seed + 2**31, truncation)
-            y = torch.arange(b * batch_size, (b + 1) * batch_size) % k if k else None
+            z, y = latents_for(
+                b * batch_size, batch_size, cfg.z_dim, cfg.num_classes, seed + STREAM_OFFSET,
+                truncation,
+            )  # fmt: skip
             G(z.to(param.device, param.dtype), None if y is None else y.to(param.device))
     finally:
         for m, momentum in zip(norms, momenta, strict=True):

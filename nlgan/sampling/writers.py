@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from nlgan.errors import NlganError, SamplingError
 
-class OutputExistsError(FileExistsError):
+
+class OutputExistsError(NlganError, FileExistsError):
     """The output path is taken; nlgan does not overwrite samples silently."""
 
 
@@ -84,7 +86,7 @@ class NpzWriter:
     def __init__(self, path: str | Path, n: int, shape: tuple[int, int, int], overwrite=False):
         self.path = Path(path)
         if self.path.suffix != ".npz":
-            raise ValueError(f"{self.path}: an array export must end in .npz")
+            raise SamplingError(f"{self.path}: an array export must end in .npz")
         _claim(self.path, overwrite)
         self.n, self.shape = n, shape
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")

@@ -7,15 +7,20 @@ training checkpoint, which also stores D, the raw G and both optimisers.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from nlgan.checkpoint import CheckpointError, load_any
+from nlgan.errors import NlganError
+from nlgan.files import atomic_path
 
 EXPORT_FORMAT = "nlgan-generator/1"
+
+
+class ExportError(NlganError, ValueError):
+    """The export cannot be written as asked (e.g. a file name without .safetensors)."""
 
 
 def export_generator(source: str | Path, out: str | Path, ema: bool = True) -> Path:
@@ -28,7 +33,7 @@ def export_generator(source: str | Path, out: str | Path, ema: bool = True) -> P
         raise CheckpointError(f"{path}: has no {key} weights or config to export")
     out = Path(out)
     if out.suffix != ".safetensors":
-        raise ValueError(f"{out}: the export file name must end in .safetensors")
+        raise ExportError(f"{out}: the export file name must end in .safetensors")
     weights = {k: v.detach().contiguous().clone() for k, v in state[key].items()}
     metadata = {
         "format": EXPORT_FORMAT,
@@ -37,13 +42,8 @@ def export_generator(source: str | Path, out: str | Path, ema: bool = True) -> P
         "weights": key,
         "source": str(path),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:  # never a half-written file under the final name
         save_file(weights, str(tmp), metadata=metadata)
-        os.replace(tmp, out)  # never leave a half-written file under the final name
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

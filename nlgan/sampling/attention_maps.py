@@ -14,6 +14,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
+from nlgan.errors import SamplingError
+
 # Query points spread over the image, as (x, y) fractions of its width and height.
 AUTO_QUERIES = ((0.5, 0.5), (0.25, 0.25), (0.75, 0.75), (0.75, 0.25), (0.25, 0.75))
 _MARKERS = ((255, 64, 64), (64, 255, 64), (64, 160, 255), (255, 220, 0), (255, 0, 255))
@@ -43,7 +45,7 @@ def capture_attention(
     """Run G once; return its images and every self-attention layer's weights."""
     layers = G.attention_layers()
     if not layers:
-        raise ValueError(
+        raise SamplingError(
             "this generator has no self-attention layers (its model.g_attn_resolutions is empty)"
         )
     inputs: dict[int, torch.Tensor] = {}
@@ -95,7 +97,9 @@ def render_attention(
     """A figure: per sample a row of [image with query points, then one panel per layer/query]."""
     for x, y in queries:
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ValueError(f"query point ({x}, {y}) is outside the image: use fractions in 0..1")
+            raise SamplingError(
+                f"query point ({x}, {y}) is outside the image: use fractions in 0..1"
+            )
     n_cols = 1 + len(maps) * len(queries)
     header = 14
     figure = Image.new("RGB", (n_cols * panel, header + len(images) * panel), (255, 255, 255))
@@ -139,14 +143,14 @@ def parse_queries(text: str) -> tuple[tuple[float, float], ...]:
     if text.startswith("auto"):
         count = int(text.split(":", 1)[1]) if ":" in text else 3
         if not 1 <= count <= len(AUTO_QUERIES):
-            raise ValueError(f"--queries {text}: choose auto:1 .. auto:{len(AUTO_QUERIES)}")
+            raise SamplingError(f"--queries {text}: choose auto:1 .. auto:{len(AUTO_QUERIES)}")
         return AUTO_QUERIES[:count]
     points = []
     for part in text.split(";"):
         try:
             x, y = (float(v) for v in part.split(","))
         except ValueError:
-            raise ValueError(
+            raise SamplingError(
                 f"--queries {text!r}: expected 'auto', 'auto:N' or 'x,y;x,y' with fractions in "
                 "[0, 1], e.g. 0.5,0.5;0.2,0.8"
             ) from None

@@ -1,8 +1,16 @@
 """Interpolation grids: walk G's latent z, its class embedding, or both, in ``steps`` stops.
 
-Each row of the grid is one walk. Endpoints are exactly the plain samples of those endpoints
-(``torch.lerp`` returns ``start`` at 0 and ``end`` at 1 exactly, and ``G(z, emb=G.embed(y))``
-equals ``G(z, y)``), so a row starts and ends on images that ``nlgan sample`` also draws.
+Row r of a grid is one walk, and its endpoints are samples that ``nlgan sample`` draws with the
+same seed (up to float rounding, ~1e-7, since the batches differ):
+
+- ``z``: latent 2r to latent 2r+1 at a fixed class. With ``classes=[A]`` the endpoints are
+  samples 2r and 2r+1 of ``nlgan sample --classes A``; without classes row r uses class r mod K.
+- ``class``: latent r fixed, the class embedding walks from A to B: sample r of
+  ``nlgan sample --classes A`` to sample r of ``--classes B``.
+- ``both``: sample 2r of ``--classes A`` to sample 2r+1 of ``--classes B``.
+
+``torch.lerp`` returns ``start`` at 0 and ``end`` at 1 exactly, and ``G(z, emb=G.embed(y))``
+equals ``G(z, y)``, which is why the endpoints are those samples.
 """
 
 from __future__ import annotations
@@ -12,32 +20,38 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from nlgan.errors import SamplingError
 from nlgan.models import Generator
-from nlgan.sampling import latents, to_unit_range
+from nlgan.sampling.generate import eval_mode
+from nlgan.sampling.images import to_unit_range
+from nlgan.sampling.latents import latents
 
 MODES = ("auto", "z", "class", "both")
 
 
-def _resolve(G: Generator, mode: str, classes: Sequence[int] | None) -> tuple[str, list[int]]:
+def resolve_mode(G: Generator, mode: str, classes: Sequence[int] | None) -> tuple[str, list[int]]:
+    """The concrete mode (``auto`` resolved) and checked class ids, or a one-line error."""
     if mode not in MODES:
-        raise ValueError(f"interpolation mode {mode!r}: choose one of {', '.join(MODES)}")
+        raise SamplingError(f"interpolation mode {mode!r}: choose one of {', '.join(MODES)}")
     k = G.cfg.num_classes
     classes = [int(c) for c in classes] if classes else []
     if k == 0:
         if classes:
-            raise ValueError("--classes: the generator is unconditional (model.num_classes=0)")
+            raise SamplingError("--classes: the generator is unconditional (model.num_classes=0)")
         if mode in ("class", "both"):
-            raise ValueError(f"mode {mode!r} needs a class-conditional generator; use mode z")
+            raise SamplingError(f"mode {mode!r} needs a class-conditional generator; use mode z")
         return "z", []
     bad = [c for c in classes if not 0 <= c < k]
     if bad:
-        raise ValueError(f"--classes {bad}: class ids must be in [0, {k - 1}]")
+        raise SamplingError(f"--classes {bad}: class ids must be in [0, {k - 1}]")
     if mode == "auto":
         mode = "class" if len(classes) == 2 else "z"
     if mode in ("class", "both") and len(classes) != 2:
-        raise ValueError(f"mode {mode!r} walks from one class to another: give --classes A,B")
+        raise SamplingError(f"mode {mode!r} walks from one class to another: give --classes A,B")
     if mode == "z" and len(classes) > 1:
-        raise ValueError("mode 'z' keeps one class per grid: give at most one class (--classes A)")
+        raise SamplingError(
+            "mode 'z' keeps one class per grid: give at most one class (--classes A)"
+        )
     return mode, classes
 
 
@@ -51,15 +65,10 @@ def interpolation_grid(
     seed: int = 0,
     truncation: float | None = None,
 ) -> Tensor:
-    """Images ``[rows * steps, C, R, R]`` in [0, 1]; row r walks from its start to its end.
-
-    ``z``: z from latent ``2r`` to ``2r + 1`` of the seed's stream (class fixed: the one given,
-    else class r mod K); ``class``: fixed z (latent r), class embedding from A to B; ``both``:
-    both at once. ``auto`` is ``class`` when two classes are given, else ``z``.
-    """
+    """Images ``[rows * steps, C, R, R]`` in [0, 1]; row r walks from its start to its end."""
     if rows < 1 or steps < 2:
-        raise ValueError(f"rows={rows}, steps={steps}: need rows >= 1 and steps >= 2")
-    mode, classes = _resolve(G, mode, classes)
+        raise SamplingError(f"rows={rows}, steps={steps}: need rows >= 1 and steps >= 2")
+    mode, classes = resolve_mode(G, mode, classes)
     z_dim = G.cfg.z_dim
     z_all = latents(0, 2 * rows, z_dim, seed, truncation)  # [2 * rows, z_dim]
     t = torch.linspace(0.0, 1.0, steps)  # [steps]
@@ -79,10 +88,6 @@ def interpolation_grid(
             start, end = a.expand(rows, -1), b.expand(rows, -1)
         w = t.to(param.device, start.dtype)[None, :, None]
         emb = torch.lerp(start[:, None], end[:, None], w).reshape(rows * steps, -1)
-    was_training = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         images = G(z.to(param.device, param.dtype), emb=emb)  # [rows * steps, C, R, R]
-    finally:
-        G.train(was_training)
     return to_unit_range(images).cpu()

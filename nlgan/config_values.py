@@ -1,0 +1,86 @@
+"""Typing config values: YAML and ``--set`` text to each field's annotated type.
+
+PyYAML reads ``1e-4`` as a string and ``--set`` values arrive as text, so every value is
+converted by the type annotation of its dataclass field, failing with a one-line
+:class:`ConfigError` that names the key. Pure Python (no torch), like the rest of the config.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Any
+
+import yaml
+
+from nlgan.errors import NlganError
+
+
+class ConfigError(NlganError, ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def convert(key: str, value: Any, hint: Any) -> Any:
+    """Convert a YAML / command-line value to the field's annotated type, or fail naming key."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item_hint, _) = typing.get_args(hint)
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                try:
+                    value = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    msg = f"{key}={value!r}: not a list (write [16, 32] or 16,32)"
+                    raise ConfigError(msg) from None
+            else:
+                value = value.split(",")
+            value = [v.strip() if isinstance(v, str) else v for v in value if v != ""]
+        if value is None:
+            value = []
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return tuple(convert(key, v, item_hint) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "yes",
+            "on",
+            "1",
+            "false",
+            "no",
+            "off",
+            "0",
+        ):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{key}={value!r}: expected true or false")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}={value!r}: expected an integer") from None
+        if as_float != int(as_float):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        return int(as_float)
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}={value!r}: expected a number") from None
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}={value!r}: expected a string")
+        return "" if value is None else str(value)
+    raise TypeError(f"unsupported config type {hint!r} for {key}")
+
+
+def unknown_key(key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
+    prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (valid: {', '.join(valid)})"
+    return ConfigError(f"unknown config key {key!r}{hint}")

@@ -1,0 +1,65 @@
+"""Rebuild a generator from a run directory, a checkpoint file or a ``.safetensors`` export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from nlgan.checkpoint import CheckpointError, load_any
+from nlgan.config import Config, ConfigError, config_from_dict
+from nlgan.models import Generator
+
+
+def load_generator(
+    source: str | Path, ema: bool = True, device: str | torch.device = "cpu"
+) -> tuple[Generator, Config]:
+    """Rebuild G from a run directory, a checkpoint or a ``.safetensors`` export (eval mode)."""
+    path = Path(source)
+    key = "G_ema" if ema else "G"
+    if path.suffix == ".safetensors":
+        from nlgan.sampling.export import load_export
+
+        weights, config, metadata = load_export(path)
+        stored = metadata.get("weights")
+        if stored not in (None, key):
+            flag = "without --no-ema" if ema else "--no-ema"
+            raise CheckpointError(
+                f"{path}: holds the {stored} weights, not {key} (run it {flag}, or export "
+                f"the {key} weights)"
+            )
+    else:
+        path, state = load_any(path)
+        if "config" not in state:
+            raise CheckpointError(f"{path}: has no config, so the generator cannot be rebuilt")
+        if key not in state:
+            hint = " (try ema=False / --no-ema)" if ema and "G" in state else ""
+            raise CheckpointError(f"{path}: has no {key} weights{hint}")
+        weights, config = state[key], state["config"]
+    try:
+        cfg = config_from_dict(config)
+    except ConfigError as err:
+        raise CheckpointError(f"{path}: its config is not valid for this nlgan ({err})") from None
+    G = Generator(cfg.model)
+    missing, unexpected, reshaped = _mismatch(G, weights)
+    if missing or unexpected or reshaped:
+        example = (missing or unexpected or reshaped)[0]
+        raise CheckpointError(
+            f"{path}: the {key} weights do not fit the generator its config describes "
+            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} wrongly "
+            f"shaped tensors, e.g. {example!r})"
+        )
+    G.load_state_dict(weights)
+    return G.to(device).eval(), cfg
+
+
+def _mismatch(G: Generator, weights: dict[str, Tensor]) -> tuple[list[str], ...]:
+    """Missing, unexpected and wrongly shaped keys of ``weights`` for G."""
+    expected = G.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    reshaped = sorted(
+        k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k].shape
+    )
+    return missing, unexpected, reshaped
