@@ -12,16 +12,12 @@ from PIL import Image
 from nlgan.config import DataConfig, ModelConfig
 from nlgan.data import DataError, build_dataset, digits_images
 
+from tiny import tiny_model
+
 
 def model_cfg(resolution: int = 16, channels: int = 3, num_classes: int = 10) -> ModelConfig:
-    attn = (8,)
-    return ModelConfig(
-        resolution=resolution,
-        img_channels=channels,
-        num_classes=num_classes,
-        g_attn_resolutions=attn,
-        d_attn_resolutions=attn,
-    )
+    """The shared tiny model at the size, channels and classes a data test needs."""
+    return tiny_model(resolution=resolution, img_channels=channels, num_classes=num_classes)
 
 
 def save(path, size=(20, 12), color=(255, 0, 0), mode="RGB"):

@@ -11,19 +11,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from nlgan.config import ConfigError, ModelConfig
-from nlgan.models import Discriminator, Generator
+from nlgan.models import Discriminator, Generator, attention_gammas, check_label_values
 from nlgan.nn import ConditionalBatchNorm2d, SelfAttention, init_weights
 from nlgan.nn.sync_bn import convert_sync_batchnorm
 
-
-def tiny(**overrides) -> ModelConfig:
-    """A tiny model: 8-channel attention stages, 4-16 px feature maps."""
-    r = overrides.get("resolution", 16)
-    ch = 2 if r <= 32 else 8  # widths are ch * (4 at 16/32 px, 1..16 above): multiples of 8
-    values = dict(resolution=r, g_ch=ch, d_ch=ch, z_dim=12, num_classes=5)
-    values.update(g_attn_resolutions=(8,), d_attn_resolutions=(8,))  # valid at every size
-    values.update(overrides)
-    return ModelConfig(**values)
+from tiny import tiny_model as tiny
 
 
 def _raw_weights(model: nn.Module):
@@ -78,9 +70,17 @@ def _forward_backward(cfg: ModelConfig, batch: int = 2) -> None:
         dict(resolution=32, img_channels=1, g_attn_resolutions=(), d_attn_resolutions=()),
         dict(resolution=32, shared_dim=6, hier=True, z_dim=16, d_attn_resolutions=(16, 8)),
         dict(resolution=32, num_classes=0, hier=True, z_dim=16, g_attn_resolutions=(8, 32)),
-        dict(resolution=64, g_attn_resolutions=(32,), d_attn_resolutions=(32,), init="N02"),
         dict(
             resolution=64,
+            g_ch=8,
+            d_ch=8,
+            g_attn_resolutions=(32,),
+            d_attn_resolutions=(32,),
+            init="N02",
+        ),
+        dict(
+            resolution=64,
+            g_ch=8,
             num_classes=0,
             img_channels=1,
             g_attn_resolutions=(8, 64),
@@ -119,13 +119,31 @@ def test_forward_backward_large(overrides):
     _forward_backward(tiny(**overrides), batch=1 if overrides["resolution"] == 256 else 2)
 
 
+def _kinds(model: nn.Module) -> list[str]:
+    return [type(m).__name__ for m in model.attention]
+
+
 def test_d_attention_follows_first_block_of_that_size():
     # 16 px D: block outputs are 8, 4, 4; attention at 4 goes after block 1, not block 2.
     D = Discriminator(tiny(resolution=16, d_attn_resolutions=(4,)))
-    assert list(D.attention) == ["1"]
+    assert _kinds(D) == ["Identity", "SelfAttention", "Identity"]
+    assert D.attention_sizes == [4]
     G = Generator(tiny(resolution=16, g_attn_resolutions=(16, 8)))
-    assert list(G.attention) == ["0", "1"]
-    assert G.attention_layers() == [G.attention["0"], G.attention["1"]]
+    assert _kinds(G) == ["SelfAttention", "SelfAttention"]
+    assert G.attention_layers() == [G.attention[0], G.attention[1]]
+    assert G.attention_sizes == [8, 16]
+    # State-dict names are attention.<block index>.*, as they always were.
+    assert any(k.startswith("attention.1.") for k in D.state_dict())
+    assert not any(k.startswith(("attention.0.", "attention.2.")) for k in D.state_dict())
+
+
+def test_attention_gammas_by_size():
+    G = Generator(tiny(g_attn_resolutions=(8, 16)))
+    assert attention_gammas(G) == {8: 0.0, 16: 0.0}
+    with torch.no_grad():
+        G.attention[1].gamma.fill_(0.25)
+    assert attention_gammas(G) == {8: 0.0, 16: 0.25}
+    assert attention_gammas(Discriminator(tiny(d_attn_resolutions=()))) == {}
 
 
 def test_widths_follow_the_table():
@@ -138,9 +156,28 @@ def test_widths_follow_the_table():
     assert [b.downsample for b in D.blocks] == [True, True, True, True, False]
 
 
+def test_biggan_table_differs_only_in_the_64px_generator():
+    studio, biggan = tiny(resolution=64, g_ch=8, d_ch=8), tiny(resolution=64, g_ch=8, d_ch=8,
+                                                                arch="biggan")  # fmt: skip
+    G = Generator(biggan)
+    assert G.stem.out_features == 16 * 8 * 4 * 4
+    assert [b.conv1.out_channels for b in G.blocks] == [128, 64, 32, 16]  # (16, 16, 8, 4, 2) x 8
+    assert G.out_conv.in_channels == 16
+    d_studio, d_biggan = Discriminator(studio).state_dict(), Discriminator(biggan).state_dict()
+    assert {k: v.shape for k, v in d_studio.items()} == {k: v.shape for k, v in d_biggan.items()}
+    for r, ch in ((16, 4), (32, 4), (128, 1)):
+        a = Generator(tiny(resolution=r, g_ch=ch, d_ch=ch))
+        b = Generator(tiny(resolution=r, g_ch=ch, d_ch=ch, arch="biggan"))
+        assert {k: v.shape for k, v in a.state_dict().items()} == {
+            k: v.shape for k, v in b.state_dict().items()
+        }
+    with pytest.raises(ConfigError, match="model.arch='bigan': choose one of studiogan, biggan"):
+        tiny(arch="bigan")
+
+
 def test_one_adam_step_with_hinge_loss_changes_parameters():
     torch.manual_seed(1)
-    cfg = tiny(resolution=16, g_attn_resolutions=(8,), d_attn_resolutions=(8,))
+    cfg = tiny(num_classes=5)
     G, D = Generator(cfg), Discriminator(cfg)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.999))
@@ -179,12 +216,12 @@ def test_one_adam_step_with_hinge_loss_changes_parameters():
 def test_g_of_labels_equals_g_of_embedding(shared_dim):
     torch.manual_seed(2)
     G = Generator(tiny(shared_dim=shared_dim)).eval()
-    z, y = torch.randn(3, 12), torch.tensor([0, 4, 2])
+    z, y = torch.randn(3, 8), torch.tensor([0, 2, 1])
     emb = G.embed(y)
-    assert emb.shape == (3, shared_dim or 5) and emb.dtype == torch.float32
+    assert emb.shape == (3, shared_dim or 3) and emb.dtype == torch.float32
     torch.testing.assert_close(G(z, y), G(z, emb=emb), rtol=0, atol=0)
     if shared_dim == 0:
-        torch.testing.assert_close(emb, F.one_hot(y, 5).float())
+        torch.testing.assert_close(emb, F.one_hot(y, 3).float())
     # Halfway between two classes lies between their images' conditioning.
     mid = G(z[:1], emb=0.5 * (emb[:1] + emb[1:2]))
     assert mid.shape == (1, 3, 16, 16) and torch.isfinite(mid).all()
@@ -193,7 +230,7 @@ def test_g_of_labels_equals_g_of_embedding(shared_dim):
 def test_unconditional_generator_is_deterministic_in_eval():
     torch.manual_seed(3)
     G = Generator(tiny(num_classes=0)).eval()
-    z = torch.randn(2, 12)
+    z = torch.randn(2, 8)
     torch.testing.assert_close(G(z), G(z), rtol=0, atol=0)
     assert G.embed_dim == 0
 
@@ -221,7 +258,7 @@ def test_init_keeps_cbn_tables_and_gamma(scheme):
 
 def test_init_n02_std():
     torch.manual_seed(4)
-    D = Discriminator(tiny(resolution=64, init="N02"))
+    D = Discriminator(tiny(resolution=64, d_ch=8, init="N02"))
     weights = torch.cat([w.detach().flatten() for _, w in _raw_weights(D)])
     assert weights.numel() > 100_000
     assert float(weights.std()) == pytest.approx(0.02, rel=0.02)
@@ -266,9 +303,9 @@ def test_cfg_deepcopy_state_dict_and_sync_bn():
     cfg = tiny(shared_dim=4, g_attn_resolutions=(16,))
     G = Generator(cfg)
     assert G.cfg is cfg and Discriminator(cfg).cfg is cfg
-    G(torch.randn(4, 12), torch.tensor([0, 1, 2, 3]))  # move u, v and BN running stats
+    G(torch.randn(4, 8), torch.tensor([0, 1, 2, 0]))  # move u, v and BN running stats
     G.eval()
-    z, y = torch.randn(2, 12), torch.tensor([1, 3])
+    z, y = torch.randn(2, 8), torch.tensor([1, 2])
     ema = copy.deepcopy(G)
     torch.testing.assert_close(ema(z, y), G(z, y))
     fresh = Generator(cfg).eval()
@@ -283,21 +320,21 @@ def test_label_and_input_errors():
     cond, uncond = tiny(), tiny(num_classes=0)
     G, D = Generator(cond), Discriminator(cond)
     Gu, Du = Generator(uncond), Discriminator(uncond)
-    z, x = torch.randn(2, 12), torch.randn(2, 3, 16, 16)
+    z, x = torch.randn(2, 8), torch.randn(2, 3, 16, 16)
     cases = [
-        (lambda: G(z, torch.tensor([0, 5])), r"values must be in \[0, 4\] .* got 0\.\.5"),
-        (lambda: D(x, torch.tensor([-1, 0])), r"values must be in \[0, 4\]"),
+        (lambda: G.embed(torch.tensor([0, 5])), r"values must be in \[0, 2\] .* got 0\.\.5"),
+        (lambda: check_label_values(torch.tensor([-1, 0]), 3), r"values must be in \[0, 2\]"),
         (lambda: G(z, torch.zeros(2, 1, dtype=torch.long)), r"\[B\] integer .* shape \[2, 1\]"),
         (lambda: D(x, torch.zeros(2)), r"integer \(long\) tensor, got torch.float32"),
         (lambda: G(z, torch.tensor([0, 1, 2])), "3 labels for a batch of 2"),
-        (lambda: G(z), r"class-conditional \(model.num_classes=5\): call G\(z, y\)"),
-        (lambda: D(x), r"class-conditional \(model.num_classes=5\): pass labels y"),
+        (lambda: G(z), r"class-conditional \(model.num_classes=3\): call G\(z, y\)"),
+        (lambda: D(x), r"class-conditional \(model.num_classes=3\): pass labels y"),
         (lambda: Gu(z, torch.tensor([0, 1])), r"unconditional .* without y or emb"),
         (lambda: Du(x, torch.tensor([0, 1])), "Discriminator is unconditional"),
         (lambda: Gu.embed(torch.tensor([0])), "unconditional .* no class embedding"),
-        (lambda: G(z, torch.tensor([0, 1]), emb=torch.zeros(2, 5)), "not both"),
-        (lambda: G(z, emb=torch.zeros(2, 4)), r"emb: expected shape \[2, 5\]"),
-        (lambda: G(torch.randn(2, 11), torch.tensor([0, 1])), r"z: expected shape \[B, 12\]"),
+        (lambda: G(z, torch.tensor([0, 1]), emb=torch.zeros(2, 3)), "not both"),
+        (lambda: G(z, emb=torch.zeros(2, 4)), r"emb: expected shape \[2, 3\]"),
+        (lambda: G(torch.randn(2, 11), torch.tensor([0, 1])), r"z: expected shape \[B, 8\]"),
         (lambda: D(torch.randn(2, 1, 16, 16), torch.tensor([0, 1])), r"\[B, 3, 16, 16\]"),
         (lambda: D(torch.randn(2, 3, 32, 32), torch.tensor([0, 1])), "model.resolution"),
     ]
@@ -319,3 +356,36 @@ def test_config_errors():
     for overrides, pattern in cases:
         with pytest.raises(ConfigError, match=pattern):
             tiny(**overrides)
+
+
+def test_training_forwards_read_nothing_back_to_the_host():
+    """No .item() / int() / bool() of a tensor in G or D's forward: each would be a host-device
+    sync per micro-batch on a GPU (label values are checked at the public entry points)."""
+    from torch.overrides import TorchFunctionMode
+
+    syncing = {
+        torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__int__,
+        torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.nonzero, torch.aminmax,
+    }  # fmt: skip
+
+    class Record(TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func in syncing:
+                self.calls.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    cfg = tiny(shared_dim=4, hier=True, z_dim=9, g_attn_resolutions=(8, 16))
+    G, D = Generator(cfg).train(), Discriminator(cfg).train()
+    z, y = torch.randn(4, 9), torch.tensor([0, 1, 2, 0])
+    with Record() as record:
+        D(G(z, y), y).mean().backward()
+        G.eval(), D.eval()
+        D(G(z, y), y)
+    assert record.calls == []
+    with Record() as record:  # the check itself would be seen
+        check_label_values(y, 3)
+    assert record.calls

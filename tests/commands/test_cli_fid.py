@@ -133,17 +133,13 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path, args, code, message):
 
 def test_run_directory_scores_the_ema_generator(data, tmp_path):
     from nlgan.checkpoint import checkpoint_path, save_checkpoint
-    from nlgan.config import Config, DataConfig, ModelConfig, config_to_dict
-    from nlgan.models import Generator
+    from nlgan.config import config_to_dict
     from nlgan.sampling import generate_uint8
 
-    model = ModelConfig(
-        resolution=16, num_classes=3, z_dim=8, g_ch=4, d_ch=4,
-        g_attn_resolutions=(8,), d_attn_resolutions=(8,),
-    )  # fmt: skip
-    cfg = Config(model=model, data=DataConfig(name="cifar10"))
-    torch.manual_seed(0)
-    g_raw, g_ema = Generator(model).eval(), Generator(model).eval()
+    from tiny import tiny_config, tiny_generator
+
+    cfg = tiny_config()
+    g_raw, g_ema = tiny_generator(seed=0), tiny_generator(seed=1)
     state = {"config": config_to_dict(cfg), "step": 3, "G": g_raw.state_dict()}
     save_checkpoint({**state, "G_ema": g_ema.state_dict()}, checkpoint_path(tmp_path, 3))
     scores = _json(_run(data, str(tmp_path), data["real"], "--n", "3", "--json"))

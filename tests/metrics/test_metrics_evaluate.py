@@ -11,7 +11,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
-from gloo import join_gloo_group
 from PIL import Image
 
 from nlgan.metrics import (
@@ -24,6 +23,8 @@ from nlgan.metrics import (
 )
 from nlgan.metrics.distributed import shard
 from nlgan.metrics.stats import stats_from_features
+
+from gloo import join_gloo_group
 
 SCORE_ARGS = dict(metrics="fid,is,kid", batch_size=5, is_splits=3, kid_subsets=5, kid_subset_size=8)
 

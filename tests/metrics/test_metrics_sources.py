@@ -122,16 +122,11 @@ def test_callable_source_calls_by_index_range():
 
 
 def test_generator_source_matches_sampling_and_is_shardable():
-    from nlgan.config import ModelConfig
-    from nlgan.models import Generator
     from nlgan.sampling import generate_uint8
 
-    model = ModelConfig(
-        resolution=16, num_classes=3, z_dim=8, g_ch=4, d_ch=4,
-        g_attn_resolutions=(8,), d_attn_resolutions=(8,),
-    )  # fmt: skip
-    torch.manual_seed(0)
-    G = Generator(model).train()
+    from tiny import tiny_generator
+
+    G = tiny_generator().train()
     source = generator_source(G, 7, seed=3)
     whole = torch.cat(list(source.batches(0, 7, 4)))  # [7, 3, 16, 16]
     assert G.training  # its mode is restored after each batch

@@ -15,13 +15,14 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
-from gloo import join_gloo_group
 from PIL import Image
-from tiny import tiny_run
 
 from nlgan.checkpoint import load_latest
 from nlgan.config import config_from_dict
 from nlgan.models import Generator
+
+from gloo import join_gloo_group
+from tiny import tiny_run
 
 WORLD = 2
 EVAL_N = 23  # odd: the two shards differ in size

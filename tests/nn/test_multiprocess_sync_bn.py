@@ -13,10 +13,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from gloo import join_gloo_group
 from torch import nn
 
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm
+
+from gloo import join_gloo_group
 
 SHIFTS = (0.0, 300.0, 3000.0)
 

@@ -165,3 +165,51 @@ def test_power_iteration_runs_in_float32_under_autocast():
 def test_bad_power_iterations():
     with pytest.raises(ValueError, match="n_power_iterations=0"):
         SpectralNorm(torch.ones(2, 2), n_power_iterations=0)
+
+
+@pytest.mark.parametrize(
+    "cast",
+    [
+        lambda m: m.to(torch.bfloat16),
+        lambda m: m.half(),
+        lambda m: m.bfloat16(),
+        lambda m: m.double(),
+    ],
+    ids=["to-bf16", "half", "bfloat16", "double"],
+)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_spectral_norm_survives_dtype_casts(cast, mode):
+    torch.manual_seed(0)
+    reference = sn_conv(8, 16, 3)
+    layer = cast(copy.deepcopy(reference))
+    getattr(layer, mode)()
+    getattr(reference, mode)()
+    dtype = layer.parametrizations.weight.original.dtype
+    x = torch.randn(2, 8, 5, 5)
+    y = layer(x.to(dtype))
+    reference(x)  # the same number of power iterations on both
+    assert y.dtype == dtype and torch.isfinite(y.float()).all()
+    # Same normalised weight as the float32 layer, up to the cast's precision.
+    tol = {torch.float64: 1e-6, torch.bfloat16: 2e-2, torch.float16: 2e-3}[dtype]
+    torch.testing.assert_close(layer.weight.float(), reference.weight, atol=tol, rtol=tol)
+    sigma = layer.parametrizations.weight[0].sigma
+    assert sigma.dtype == dtype
+
+
+def test_a_cast_generator_samples():
+    from nlgan.models import Discriminator, Generator
+    from nlgan.sampling import generate
+
+    from tiny import tiny_model
+
+    cfg = tiny_model()
+    torch.manual_seed(0)
+    G = Generator(cfg).eval()
+    reference = generate(G, 4, seed=1)
+    for dtype in (torch.bfloat16, torch.float64):
+        cast = copy.deepcopy(G).to(dtype)
+        images = generate(cast, 4, seed=1)  # sampling casts z to the parameters' dtype
+        torch.testing.assert_close(images, reference, atol=0.05 if dtype == torch.bfloat16
+                                   else 1e-5, rtol=0)  # fmt: skip
+        D = Discriminator(cfg).to(dtype).train()
+        assert D(images.to(dtype) * 2 - 1, torch.tensor([0, 1, 2, 0])).dtype == dtype

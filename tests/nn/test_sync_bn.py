@@ -8,10 +8,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from gloo import join_gloo_group
 from torch import nn
 
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm, convert_sync_batchnorm
+
+from gloo import join_gloo_group
 
 
 def _model() -> nn.Module:

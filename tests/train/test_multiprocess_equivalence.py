@@ -19,26 +19,18 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from accelerate import Accelerator
-from gloo import join_gloo_group
 from torch import Tensor
 
-from nlgan.config import ModelConfig
 from nlgan.losses import losses_for
 from nlgan.models import Discriminator, Generator
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm
 from nlgan.train.distributed import sync_batchnorm
 from nlgan.train.step import GANStep, Latents
 
-MODEL = ModelConfig(
-    resolution=16,
-    num_classes=4,
-    img_channels=1,
-    z_dim=8,
-    g_ch=4,
-    d_ch=4,
-    g_attn_resolutions=(8,),
-    d_attn_resolutions=(8,),
-)
+from gloo import join_gloo_group
+from tiny import tiny_model
+
+MODEL = tiny_model(num_classes=4, img_channels=1)
 B = 4  # per-process micro-batch
 WORLD = 2
 STEPS = 2

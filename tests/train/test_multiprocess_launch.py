@@ -14,9 +14,10 @@ import sys
 import pytest
 import torch
 import yaml
-from tiny import tiny_run
 
 from nlgan.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+
+from tiny import tiny_run
 
 TINY = tiny_run(
     steps=4,

@@ -11,8 +11,6 @@ import os
 import pytest
 import torch
 import torch.multiprocessing as mp
-from gloo import join_gloo_group
-from tiny import tiny_run
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from nlgan.checkpoint import load_latest
@@ -26,6 +24,9 @@ from nlgan.train.distributed import (
     sync_batchnorm,
     total_batch_size,
 )
+
+from gloo import join_gloo_group
+from tiny import tiny_run
 
 TINY = tiny_run(
     steps=3,

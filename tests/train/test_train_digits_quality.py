@@ -10,7 +10,7 @@ import torch
 
 from nlgan.data import digits_images
 
-_BENCH = Path(__file__).resolve().parents[1] / "bench" / "digits_quality.py"
+_BENCH = Path(__file__).resolve().parents[2] / "bench" / "digits_quality.py"
 _spec = importlib.util.spec_from_file_location("digits_quality", _BENCH)
 dq = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dq)  # a script, not a package module: load it by path

@@ -8,10 +8,12 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-from tiny import tiny_run
 
 from nlgan.checkpoint import list_checkpoints, load_checkpoint, load_latest
 from nlgan.cli import main
+from nlgan.losses import losses_for
+
+from tiny import tiny_run
 
 TINY = tiny_run(
     steps=2,
@@ -106,9 +108,34 @@ def test_resume_is_exact(tiny_config, tmp_path):
     )
 
 
-def test_nonsat_runs(tiny_config, tmp_path):
-    _train(str(tiny_config), "--out", str(tmp_path / "r"), "--set", "train.loss=nonsat")
-    assert load_latest(tmp_path / "r")[1]["config"]["train"]["loss"] == "nonsat"
+@pytest.mark.parametrize("name", ["hinge", "nonsat"])
+def test_the_configured_loss_is_the_one_optimised(tiny_config, tmp_path, monkeypatch, name):
+    import torch.nn.functional as F
+
+    import nlgan.train.loop as loop
+
+    seen: list[tuple[float, float]] = []  # (loss the trainer got, hinge of the same logits)
+
+    def spy(name_asked):
+        d_loss, g_loss = losses_for(name_asked)
+
+        def d_spy(real, fake):
+            loss = d_loss(real, fake)
+            hinge = F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+            seen.append((float(loss.detach()), float(hinge.detach())))
+            expected = F.softplus(-real).mean() + F.softplus(fake).mean()
+            if name == "nonsat":
+                torch.testing.assert_close(loss, expected)
+            return loss
+
+        return d_spy, g_loss
+
+    monkeypatch.setattr(loop, "losses_for", spy)
+    _train(str(tiny_config), "--out", str(tmp_path / "r"), "--set", f"train.loss={name}")
+    assert len(seen) == 2  # one D step per G step, two G steps
+    matches_hinge = [abs(got - hinge) < 1e-6 for got, hinge in seen]
+    assert all(matches_hinge) == (name == "hinge")
+    assert load_latest(tmp_path / "r")[1]["config"]["train"]["loss"] == name
 
 
 def test_bf16_mixed_precision_runs(tiny_config, tmp_path):
@@ -151,11 +178,14 @@ def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(GANStep, "__call__", interrupt_at_step_3)
+    # pytest started in the background runs with SIGINT ignored: the handler found before the
+    # run (whatever it is) is what must come back.
+    before = signal.getsignal(signal.SIGINT)
     run = tmp_path / "r"
     result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
     assert "interrupted at step 3" in result.output
     assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is before  # handler restored
 
 
 def test_resume_refuses_model_change_and_existing_run(tiny_config, tmp_path):
@@ -174,7 +204,7 @@ def test_bad_config_is_one_line(tmp_path):
     assert "train.lr_d='fast': expected a number" in result.output
     assert len(result.output.strip().splitlines()) == 1
     missing = _train(str(tmp_path / "nope.yaml"), code=1)
-    assert "not found" in missing.output
+    assert "nope.yaml': no such file and not a preset name" in missing.output
 
 
 @pytest.mark.slow
@@ -230,3 +260,17 @@ def test_resume_continues_the_same_tracker_run(tiny_config, tmp_path, monkeypatc
     ids = [load_checkpoint(p)["tracker_run_id"] for p in list_checkpoints(run)]
     assert len(ids) == 2 and ids[0] is not None and ids[0] == ids[1]
     assert (run / "wandb").is_dir()
+
+
+def test_attention_gammas_are_logged_every_log_step(tiny_config, tmp_path, monkeypatch):
+    from nlgan.tracking import Tracker
+
+    logged: list[dict] = []
+    monkeypatch.setattr(Tracker, "log", lambda self, d, step: logged.append({**d, "step": step}))
+    _train(str(tiny_config), "--out", str(tmp_path / "r"), "--set", "train.steps=3")
+    assert [d["step"] for d in logged] == [1, 2, 3]
+    state = load_latest(tmp_path / "r")[1]
+    for net, key in (("g", "G"), ("d", "D")):
+        values = [d[f"attn_gamma/{net}8"] for d in logged]
+        assert values[0] != 0.0  # the first Adam step moves gamma away from 0
+        assert values[-1] == pytest.approx(float(state[key]["attention.0.gamma"]))

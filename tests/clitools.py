@@ -1,0 +1,22 @@
+"""Running ``nlgan`` commands in-process (click's runner) and reading the PNGs they write."""
+
+from __future__ import annotations
+
+import numpy as np
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from nlgan.cli import main
+
+
+def cli(*args: object, ok: bool = True) -> Result:
+    """``nlgan ARGS...``; with ``ok`` the command must succeed."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def png(path) -> np.ndarray:
+    """A PNG file's pixels."""
+    return np.asarray(Image.open(path))

@@ -1,0 +1,16 @@
+"""The top-level API: the most used functions, loaded lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_top_level_api_is_lazy():
+    code = "import sys, nlgan; assert 'torch' not in sys.modules; nlgan.load_generator; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+    import nlgan
+    from nlgan.sampling import load_generator
+
+    assert nlgan.load_generator is load_generator
