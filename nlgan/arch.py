@@ -89,3 +89,26 @@ def g_block_widths(resolution: int, ch: int, family: str = DEFAULT_FAMILY) -> li
 def d_block_widths(resolution: int, ch: int, family: str = DEFAULT_FAMILY) -> list[int]:
     """Channels of D's block outputs, aligned with :func:`d_feature_sizes`."""
     return [ch * m for m, _ in arch_for(resolution, family).d_blocks]
+
+
+def estimate_parameters(
+    resolution: int,
+    g_ch: int,
+    d_ch: int,
+    z_dim: int,
+    num_classes: int,
+    img_channels: int = 3,
+    family: str = DEFAULT_FAMILY,
+) -> int:
+    """Roughly how many parameters G and D have together (the convolutions, stem, class tables
+    and embeddings; attention and biases add a few percent). Pure arithmetic: nothing is built."""
+    g = g_widths(resolution, g_ch, family)
+    total = z_dim * g[0] * 16  # G's linear stem to a 4x4 map
+    for c_in, c_out in zip(g[:-1], g[1:], strict=True):
+        total += 9 * (c_in * c_out + c_out * c_out) + c_in * c_out  # two 3x3 convs + shortcut
+        total += 2 * max(num_classes, 1) * (c_in + c_out)  # conditional BN gains and biases
+    total += 9 * g[-1] * img_channels
+    d = [img_channels, *d_block_widths(resolution, d_ch, family)]
+    for c_in, c_out in zip(d[:-1], d[1:], strict=True):
+        total += 9 * (c_in * c_out + c_out * c_out) + c_in * c_out
+    return total + (num_classes + 1) * d[-1]  # logit and projection embedding

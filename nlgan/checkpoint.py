@@ -3,12 +3,17 @@
 A run directory holds ``config.yaml`` and ``checkpoints/ckpt-<step>.pt``. A checkpoint is a
 plain dict of state dicts, numbers, strings and tensors (``FORMAT``, ``config``, ``step``, ``G``,
 ``D``, ``G_ema``, optimiser states, ...), saved with ``torch.save`` and loaded with
-``weights_only=True``, so opening one can never run code. Training and inference (sampling,
-metrics) both read checkpoints through this module; it imports nothing from ``nlgan.train``.
+``weights_only=True``, so opening one can never run code. Each carries a SHA-256 of its content
+(``checksum``), verified on load: a flipped bit inside a tensor makes the file "damaged" like a
+truncated one (skipped on resume with a warning that names it, refused by sampling and
+metrics). Training and inference (sampling, metrics) both read checkpoints through this module;
+it imports nothing from ``nlgan.train``.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from nlgan.files import atomic_write
 from nlgan.rundir import RunDir, run_root
 
 FORMAT = "nlgan/1"
+CHECKSUM = "checksum"  # key of the content digest; not part of the state handed to callers
 
 
 class CheckpointError(NlganError, RuntimeError):
@@ -36,12 +42,67 @@ def checkpoint_path(run_dir: str | Path, step: int) -> Path:
     return RunDir(run_dir).checkpoint(step)
 
 
+def content_digest(state: Any) -> str:
+    """SHA-256 over every value of a checkpoint's content (tensors by dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    _feed(h, state)
+    return "sha256:" + h.hexdigest()
+
+
+def _feed(h: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(value.shape)}".encode())
+        h.update(memoryview(t.view(torch.uint8).numpy()))
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}".encode())
+        for key, item in value.items():  # insertion order survives torch.save / torch.load
+            _feed(h, key)
+            _feed(h, item)
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    else:  # str, int, float (repr round-trips), bool, None
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+
+
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` atomically: a crash mid-write never damages an existing checkpoint."""
+    """Write ``state`` atomically, with a checksum of its content that loading verifies.
+
+    A crash, a full disk or a signal during the write never damages an existing checkpoint.
+    """
     path = Path(path)
+    content = {"format": FORMAT, **state}
+    content[CHECKSUM] = content_digest(content)
     with atomic_write(path, durable=True) as f:
-        torch.save({"format": FORMAT, **state}, f)
+        writer = _RecordingWriter(f)
+        try:
+            torch.save(content, writer)
+        except RuntimeError as err:
+            # torch reports a failed write (disk full, quota, size limit) as its own error.
+            if writer.error is not None:
+                raise writer.error from None
+            raise OSError(errno.EIO, f"short write ({str(err).strip()[:120]})") from None
     return path
+
+
+class _RecordingWriter:
+    """A file object that remembers the OS error of a failed write (torch wraps it)."""
+
+    def __init__(self, f: Any):
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -59,6 +120,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an nlgan checkpoint (expected format {FORMAT!r})")
+    stored = state.pop(CHECKSUM, None)  # absent in checkpoints of nlgan 0.1.0
+    if stored is not None and stored != content_digest(state):
+        raise CheckpointError(
+            f"{path}: damaged (its content does not match the checksum written with it); "
+            "use another checkpoint of the run"
+        )
     return state
 
 

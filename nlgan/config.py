@@ -21,10 +21,16 @@ from nlgan.arch import (
     ARCHS,
     d_block_widths,
     d_feature_sizes,
+    estimate_parameters,
     g_block_widths,
     g_feature_sizes,
 )
-from nlgan.config_values import ConfigError, convert, unknown_key
+from nlgan.config_values import ConfigError, convert, parse_yaml, unknown_key
+from nlgan.files import atomic_write
+
+# Larger models cannot be built (or trained) on any single machine: refuse them up front instead
+# of failing in the allocator or swapping for hours.
+MAX_PARAMETERS = 2_000_000_000
 
 
 def _check(ok: bool, message: str) -> None:
@@ -112,6 +118,14 @@ class ModelConfig:
                     f"(model.{net}_ch={getattr(self, net + '_ch')} x multiplier); self-attention "
                     f"needs a multiple of 8 (raise model.{net}_ch)",
                 )
+        params = estimate_parameters(r, self.g_ch, self.d_ch, self.z_dim, self.num_classes,
+                                     self.img_channels, self.arch)  # fmt: skip
+        _check(
+            params <= MAX_PARAMETERS,
+            f"model.g_ch={self.g_ch}, model.d_ch={self.d_ch}, model.z_dim={self.z_dim} give about "
+            f"{params / 1e9:.3g} billion parameters (limit {MAX_PARAMETERS / 1e9:.0f} billion; "
+            "BigGAN at 256 px has 0.16): lower them",
+        )
         if self.hier:
             chunks = len(g_feature_sizes(r)) + 1
             _check(
@@ -304,11 +318,7 @@ def parse_config_text(
     text: str, origin: str, overrides: list[str] | tuple[str, ...] = ()
 ) -> Config:
     """Parse a YAML config's text (``origin`` names it in errors) and apply dotted overrides."""
-    try:
-        values = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(f"{origin}: not valid YAML ({first})") from None
+    values = parse_yaml(text, origin) or {}
     if not isinstance(values, dict):
         raise ConfigError(
             f"{origin}: a config must be a mapping with sections model, data, train, eval, log"
@@ -325,7 +335,16 @@ def load_config(
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found")
-    return parse_config_text(path.read_text(), str(path), overrides)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#x} at offset {err.start}); "
+            "save the config as UTF-8"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror or err})") from None
+    return parse_config_text(text, str(path), overrides)
 
 
 def load_preset(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -337,4 +356,5 @@ def load_preset(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Confi
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (what `load_config` reads back unchanged)."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    with atomic_write(path, "w") as f:
+        f.write(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

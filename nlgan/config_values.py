@@ -8,6 +8,7 @@ converted by the type annotation of its dataclass field, failing with a one-line
 from __future__ import annotations
 
 import difflib
+import math
 import typing
 from typing import Any
 
@@ -69,9 +70,12 @@ def convert(key: str, value: Any, hint: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key}={value!r}: expected a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}={value!r}: expected a number") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{key}={value!r}: must be a finite number")
+        return number
     if hint is str:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"{key}={value!r}: expected a string")
@@ -84,3 +88,28 @@ def unknown_key(key: str, valid: list[str]) -> ConfigError:
     prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
     hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (valid: {', '.join(valid)})"
     return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise ConfigError(f"key {key!r} appears twice (line {line}); keep one of them")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, origin: str) -> object:
+    """YAML text -> Python values; syntax errors and repeated keys are one-line errors."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except ConfigError as err:
+        raise ConfigError(f"{origin}: {err}") from None
+    except yaml.YAMLError as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"{origin}: not valid YAML ({first})") from None

@@ -6,10 +6,12 @@
 ``ds.num_classes`` is the number of classes of the data (0 for a flat folder). An
 unconditional model (``model.num_classes=0``) may train on labelled data; it ignores ``y``.
 
-Image folders are checked once when the data set is built: every file is opened and verified
-(``PIL.Image.verify``), and unreadable ones are skipped with one warning that counts them. That
-costs one pass over the files, which is quick for the folder sizes used here; note that
-``verify`` checks headers and PNG checksums but not every byte of a JPEG.
+Image folders are checked when the data set is built: every file is decoded in full once
+(verdicts cached by path, size and mtime, see :mod:`nlgan.image_checks`), and files that do not
+decode or are decompression bombs are skipped with one warning that counts them. A file that
+fails later anyway (changed on disk) is replaced by the next image that decodes and counted in
+``skipped``: a damaged file never stops a run. High bit-depth images (16-bit PNG, 32-bit int and
+float TIFF) are scaled to 8 bits, not saturated (:mod:`nlgan.image_io`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from nlgan.config import DataConfig, ModelConfig
 from nlgan.errors import NlganError
 from nlgan.files import IMAGE_EXTENSIONS
+from nlgan.image_checks import check_images
+from nlgan.image_io import ImageReadError, open_image
 
 _CIFAR = {
     "cifar10": (
@@ -114,14 +118,30 @@ class ImageFolder(Dataset):
         self.resolution = resolution
         self.channels = channels
         self.hflip = hflip
+        self.skipped = 0  # draws that fell back to another image (this process only)
+        self._warned: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def _load(self, index: int) -> tuple[Image.Image, int]:
+        """The image at ``index``, or (if it no longer decodes) the next one that does."""
+        mode = "L" if self.channels == 1 else "RGB"
+        for offset in range(len(self.files)):
+            i = (index + offset) % len(self.files)
+            try:
+                return open_image(self.files[i], mode), i
+            except ImageReadError as err:
+                # Changed or damaged since the start-up check: skip it, never stop the run.
+                self.skipped += 1
+                if i not in self._warned:
+                    self._warned.add(i)
+                    warnings.warn(f"training data: {err}; using the next image", stacklevel=2)
+        raise DataError(f"none of the {len(self.files)} images decodes any more")
+
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        with Image.open(self.files[index]) as img:
-            img = img.convert("L" if self.channels == 1 else "RGB")
-            img = _resize_crop(img, self.resolution)
+        img, index = self._load(index)
+        img = _resize_crop(img, self.resolution)
         array = np.asarray(img, dtype=np.uint8).reshape(self.resolution, self.resolution, -1)
         x = torch.from_numpy(array.copy()).permute(2, 0, 1)  # [H, W, C] -> [C, H, W]
         return _to_model_range(x, self.channels, self.hflip), self.labels[index]
@@ -146,15 +166,6 @@ def _image_files(directory: Path) -> list[Path]:
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
-
-
-def _readable(path: Path) -> bool:
-    try:
-        with Image.open(path) as img:
-            img.verify()
-        return True
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-        return False
 
 
 def build_image_folder(root: str | Path, model: ModelConfig, hflip: bool = False) -> ImageFolder:
@@ -197,11 +208,13 @@ def build_image_folder(root: str | Path, model: ModelConfig, hflip: bool = False
             f"data.root={str(root)!r} has {found} but model.num_classes={model.num_classes} "
             f"(set model.num_classes={num_classes})"
         )
-    keep = [_readable(f) for f in files]
+    verdicts = check_images(root, files, "L" if model.img_channels == 1 else "RGB")
+    keep = [verdicts[f] is None for f in files]
     skipped = keep.count(False)
     if skipped:
+        first = next(reason for reason in verdicts.values() if reason)
         warnings.warn(
-            f"skipped {skipped} unreadable image file(s) of {len(files)} in {root}",
+            f"skipped {skipped} unusable image file(s) of {len(files)} in {root} (e.g. {first})",
             stacklevel=3,
         )
         files = [f for f, k in zip(files, keep, strict=True) if k]

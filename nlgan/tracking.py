@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nlgan.config import LogConfig
+from nlgan.config import ConfigError, LogConfig
 
 INIT_TIMEOUT_S = 30.0  # an unreachable server fails over to offline after this long
 LOGIN_TIMEOUT_S = 30.0  # an unanswered interactive login prompt gives up after this long
@@ -33,7 +33,10 @@ def resolve_mode(log: LogConfig) -> str:
     if mode == "dryrun":  # wandb's old name for offline
         mode = "offline"
     if mode not in MODES:
-        raise ValueError(f"WANDB_MODE={mode!r}: choose one of {', '.join(MODES)}")
+        source = "WANDB_MODE" if os.environ.get("WANDB_MODE", "").strip() else "log.wandb"
+        raise ConfigError(
+            f"{source}={mode!r}: choose one of {', '.join(MODES)} (or unset WANDB_MODE)"
+        )
     return mode
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Caches (reference statistics, image checks) go to a folder of this session, not ~/.cache.
+os.environ.setdefault("NLGAN_CACHE_DIR", tempfile.mkdtemp(prefix="nlgan-test-cache-"))
 
 
 @pytest.fixture(autouse=True)

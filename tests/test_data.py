@@ -146,7 +146,7 @@ def test_corrupt_files_are_skipped_with_one_counting_warning(tmp_path):
         warnings.simplefilter("always")
         ds = build_dataset(DataConfig(name="folder", root=str(tmp_path)), model_cfg(num_classes=0))
     messages = [str(w.message) for w in caught]
-    assert len(messages) == 1 and "skipped 2 unreadable image file(s) of 5" in messages[0]
+    assert len(messages) == 1 and "skipped 2 unusable image file(s) of 5" in messages[0]
     assert len(ds) == 3
 
 

@@ -14,6 +14,8 @@ from nlgan.commands.common import (
     parse_classes,
 )
 
+MAX_ROWS = 64  # rows of one figure; a larger --n would only exhaust memory
+
 
 @click.command(name="attention")
 @generator_options
@@ -26,6 +28,7 @@ from nlgan.commands.common import (
     help="Query points: auto, auto:N (N <= 5) or x,y;x,y as fractions of the image.",
 )
 @click.option("--panel", type=int, default=128, show_default=True, help="Panel size in pixels.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --grid file.")
 def command(**opts: Any) -> None:
     """Draw, for query points on generated images, the attention map of every G attention layer.
 
@@ -33,14 +36,20 @@ def command(**opts: Any) -> None:
     cycle): the image with numbered query points, then one panel per (layer, query) with the
     layer's attention weights for that point overlaid (bright = more).
     """
-    if opts["n"] < 1 or opts["panel"] < 16:
-        raise click.BadParameter("need --n >= 1 and --panel >= 16")
+    if not 1 <= opts["n"] <= MAX_ROWS:
+        raise click.BadParameter(
+            f"{opts['n']}: a figure holds 1 to {MAX_ROWS} samples (rows)", param_hint="--n"
+        )
+    if not 16 <= opts["panel"] <= 1024:
+        raise click.BadParameter(f"{opts['panel']}: use 16 to 1024 pixels", param_hint="--panel")
     from nlgan.files import atomic_path
     from nlgan.sampling.attention_maps import capture_attention, parse_queries, render_attention
+    from nlgan.sampling.images import GRID_FORMATS, check_grid_output
     from nlgan.sampling.latents import latents_for
 
     classes = parse_classes(opts["classes"])
     with one_line_errors():
+        check_grid_output(opts["grid"], opts["overwrite"])
         points = parse_queries(opts["queries"])
         G, cfg = load_for_sampling(opts)
         m = cfg.model
@@ -51,5 +60,5 @@ def command(**opts: Any) -> None:
         figure = render_attention(images.cpu(), maps, points, panel=opts["panel"])
         path = Path(opts["grid"])
         with atomic_path(path) as tmp:
-            figure.save(tmp, format="PNG")
+            figure.save(tmp, format=GRID_FORMATS[path.suffix.lower()])
     click.echo(f"wrote {path} ({len(maps)} attention layer(s), {len(points)} query point(s))")

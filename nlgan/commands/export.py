@@ -11,13 +11,16 @@ from nlgan.commands.common import one_line_errors
 @click.argument("run", type=click.Path(path_type=str))
 @click.argument("out", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--no-ema", is_flag=True, help="Export the raw generator instead of the EMA one.")
-def command(run: str, out: str, no_ema: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT file.")
+def command(run: str, out: str, no_ema: bool, overwrite: bool) -> None:
     """Export RUN's generator (a run dir or checkpoint) to OUT, a .safetensors file.
 
     `nlgan sample OUT ...` and `nlgan.load_generator(OUT)` read it back.
     """
+    from nlgan.outputs import check_file_output
     from nlgan.sampling.export import export_generator
 
     with one_line_errors():
+        check_file_output(out, overwrite, "OUT")
         path = export_generator(run, out, ema=not no_ema)
     click.echo(f"wrote {path}")

@@ -32,7 +32,11 @@ from nlgan.commands.common import generator_options, load_for_sampling, one_line
 )
 @click.option("--steps", type=int, default=8, show_default=True, help="Stops per interpolation.")
 @click.option("--rows", type=int, default=4, show_default=True, help="Interpolation rows.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing --grid file, or an --out that nlgan sample wrote.",
+)
 def command(**opts: Any) -> None:
     """Sample from RUN: a run directory (latest good checkpoint), a checkpoint or an export.
 
@@ -56,9 +60,12 @@ def command(**opts: Any) -> None:
             raise click.BadParameter(f"{value}: must be >= 1", param_hint=flag)
 
     from nlgan.commands.common import parse_classes
+    from nlgan.sampling.images import check_grid_output
 
     classes = parse_classes(opts["classes"])
     with one_line_errors():
+        if opts["grid"]:  # before the (slow) generation, not after it
+            check_grid_output(opts["grid"], opts["overwrite"])
         G, cfg = load_for_sampling(opts, opts["batch_size"])
         if opts["grid"]:
             click.echo(f"wrote {_write_grid(G, opts, classes)}")

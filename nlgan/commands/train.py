@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 
@@ -40,6 +42,7 @@ def command(
     # Heavy imports here, so that `nlgan train --help` stays instant.
     from nlgan.errors import NlganError
     from nlgan.train.distributed import launched_rank
+    from nlgan.train.interrupt import Abort, exit_code, signal_name
     from nlgan.train.loop import Trainer
     from nlgan.train.run import new_run, resume_run
 
@@ -47,6 +50,7 @@ def command(
         raise click.UsageError(
             "--resume RUN continues RUN with its own config.yaml: drop CONFIG / --out"
         )
+    trainer = None
     try:
         if resume:
             cfg, run_dir, ckpt, state = resume_run(resume, overrides)
@@ -67,14 +71,28 @@ def command(
         result = trainer.fit()
     except NlganError as err:
         raise click.ClickException(str(err)) from None
+    except (Abort, KeyboardInterrupt) as err:
+        signum = err.signum if isinstance(err, Abort) else int(signal.SIGINT)
+        if launched_rank() == 0:
+            last = trainer.last_checkpoint if trainer is not None else None
+            saved = f"the newest checkpoint is {last.name}" if last else "no checkpoint yet"
+            cause = str(err) if isinstance(err, Abort) else "interrupted in the middle of a step"
+            click.echo(
+                f"{cause}; nothing was saved after the last finished checkpoint ({saved})"
+                + (f"; continue with: nlgan train --resume {run_dir}" if last else ""),
+                err=True,
+            )
+        raise click.exceptions.Exit(exit_code(signum)) from None
     if not trainer.acc.is_main_process:
+        if result.interrupted:
+            raise click.exceptions.Exit(exit_code(result.signal))
         return
     if result.interrupted:
         click.echo(
-            f"interrupted at step {result.step}; checkpoint {result.checkpoint}; "
-            f"continue with: nlgan train --resume {run_dir}"
+            f"{signal_name(result.signal)}: stopped at step {result.step}; checkpoint "
+            f"{result.checkpoint}; continue with: nlgan train --resume {run_dir}"
         )
-        raise click.exceptions.Exit(130)
+        raise click.exceptions.Exit(exit_code(result.signal))
     click.echo(
         f"done: {result.step} steps in {result.seconds / 60:.1f} min; "
         f"checkpoint {result.checkpoint}; samples in {run_dir / 'samples'}"

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from nlgan.errors import NlganError
 from nlgan.files import IMAGE_EXTENSIONS
+from nlgan.image_io import ImageReadError, open_image
 
 NPZ_IMAGE_KEYS = ("images", "arr_0", "x", "imgs")
 
@@ -84,11 +84,10 @@ class FolderSource(ImageSource):
         return len(self.files)
 
     def _read(self, path: Path) -> torch.Tensor:
-        try:
-            with Image.open(path) as img:
-                array = np.asarray(img.convert("RGB"))  # [H, W, 3] uint8
-        except (OSError, UnidentifiedImageError) as err:
-            raise SourceError(f"{path}: not a readable image ({err}); remove or fix it") from None
+        try:  # any bit depth, scaled to 8 bits; damaged files and bombs are one-line errors
+            array = np.asarray(open_image(path, "RGB"))  # [H, W, 3] uint8
+        except ImageReadError as err:
+            raise SourceError(f"{err}; remove or fix it") from None
         image = torch.from_numpy(array.copy()).permute(2, 0, 1)  # [3, H, W]
         return image if self.resolution is None else _square(image, self.resolution)
 

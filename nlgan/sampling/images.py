@@ -18,6 +18,8 @@ from nlgan.errors import SamplingError
 from nlgan.files import atomic_path
 
 READABLE_SIZE = 64  # grids of smaller images are upscaled to at least this many pixels
+# The format a grid is written in follows its suffix (never PNG bytes under a .jpg name).
+GRID_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 def to_unit_range(images: Tensor) -> Tensor:
@@ -45,6 +47,18 @@ def upscale(images: Tensor, factor: int) -> Tensor:
     return images if factor == 1 else F.interpolate(images, scale_factor=factor, mode="nearest")
 
 
+def check_grid_output(path: str | Path, overwrite: bool, flag: str = "--grid") -> Path:
+    """Before any work: a grid path with a known suffix that may be written (see outputs)."""
+    from nlgan.outputs import check_file_output
+
+    path = Path(path)
+    if path.suffix.lower() not in GRID_FORMATS:
+        raise SamplingError(
+            f"{flag} {path}: a grid is written as {', '.join(GRID_FORMATS)}; use one of those"
+        )
+    return check_file_output(path, overwrite, flag)
+
+
 def save_grid(
     images: Tensor,
     path: str | Path,
@@ -52,21 +66,27 @@ def save_grid(
     padding: int = 2,
     upscale_by: int | None = None,
 ) -> Path:
-    """Write images in [0, 1] as one PNG grid, ``nrow`` per row, atomically; returns the path.
+    """Write images in [0, 1] as one grid image, ``nrow`` per row, atomically; returns the path.
 
-    ``upscale_by``: integer nearest-neighbour factor; None chooses :func:`auto_upscale`.
+    The format follows the suffix (:data:`GRID_FORMATS`). ``upscale_by``: integer
+    nearest-neighbour factor; None chooses :func:`auto_upscale`.
     """
     from PIL import Image
     from torchvision.utils import make_grid
 
     if images.dim() != 4 or len(images) == 0:
         raise SamplingError(f"images: expected a non-empty [N, C, H, W], got {list(images.shape)}")
+    path = Path(path)
+    image_format = GRID_FORMATS.get(path.suffix.lower())
+    if image_format is None:
+        raise SamplingError(
+            f"{path}: a grid is written as {', '.join(GRID_FORMATS)}; use one of those suffixes"
+        )
     factor = auto_upscale(images.shape[-1]) if upscale_by is None else upscale_by
     channels = images.shape[1]
     big = upscale(images.detach().float().cpu(), factor)
     grid = make_grid(big, nrow=nrow, padding=padding)  # [3, H', W']
     array = to_uint8(grid[:channels])  # make_grid repeats 1 channel to 3; keep gray as gray
-    path = Path(path)
-    with atomic_path(path) as tmp:  # readers (and wandb) never see a half-written PNG
-        Image.fromarray(array[..., 0] if channels == 1 else array).save(tmp, format="PNG")
+    with atomic_path(path) as tmp:  # readers (and wandb) never see a half-written image
+        Image.fromarray(array[..., 0] if channels == 1 else array).save(tmp, format=image_format)
     return path

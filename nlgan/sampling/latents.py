@@ -20,21 +20,41 @@ from torch import Tensor
 from nlgan.errors import SamplingError
 
 LATENT_CHUNK = 1024  # samples per latent chunk; part of what a seed means, so keep it fixed
+MIN_TRUNCATION = 0.01  # smaller thresholds make every latent ~0
+MAX_REDRAWS = 64  # rounds of BigGAN-style redrawing before inverse-CDF sampling takes over
 
 
 def truncated_normal(
     shape: tuple[int, ...], truncation: float | None, generator: torch.Generator
 ) -> Tensor:
-    """Standard normal samples; with ``truncation``, entries beyond it are redrawn (BigGAN)."""
+    """Standard normal samples; with ``truncation``, entries beyond it are redrawn (BigGAN).
+
+    Redrawing takes a bounded number of rounds (``MAX_REDRAWS``); entries still outside after
+    that are drawn by inverse-CDF sampling of the truncated normal, so any threshold of at least
+    ``MIN_TRUNCATION`` returns promptly, while usual thresholds (0.3 and up) never get there and
+    keep the images their seeds always gave.
+    """
     z = torch.randn(shape, generator=generator)
     if truncation is None:
         return z
-    if not truncation > 0:
-        raise SamplingError(f"truncation={truncation}: must be > 0 (or None for no truncation)")
-    outside = z.abs() > truncation
-    while outside.any():
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
-        outside = z.abs() > truncation
+    if not truncation >= MIN_TRUNCATION:
+        raise SamplingError(
+            f"truncation={truncation}: use a threshold >= {MIN_TRUNCATION} (below it every "
+            "latent is ~0 and all samples are the same image), or none for no truncation"
+        )
+    flat = z.view(-1)
+    todo = (flat.abs() > truncation).nonzero().squeeze(1)  # positions still outside, in order
+    for _ in range(MAX_REDRAWS):
+        if len(todo) == 0:
+            return z
+        flat[todo] = torch.randn(len(todo), generator=generator)
+        todo = todo[flat[todo].abs() > truncation]
+    if len(todo):
+        # Inverse CDF on [Phi(-t), Phi(t)] in float64: exact in distribution, one draw each.
+        low = torch.special.ndtr(torch.tensor(-float(truncation), dtype=torch.float64))
+        u = torch.rand(len(todo), generator=generator, dtype=torch.float64)
+        flat[todo] = torch.special.ndtri(low + u * (1 - 2 * low)).to(z.dtype)
+        z.clamp_(-truncation, truncation)  # float32 rounding at the edges
     return z
 
 

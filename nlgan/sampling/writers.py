@@ -1,12 +1,12 @@
 """Stream generated images to disk: an image folder or an ``.npz`` array, never all in memory.
 
 Both writers work under a temporary name and rename on :meth:`close`, so an interrupted export
-never leaves something that looks complete.
+never leaves something that looks complete; what ``--overwrite`` may replace is decided by
+:mod:`nlgan.outputs` (only earlier outputs of ``nlgan sample``, replaced once the new one is done).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -14,35 +14,28 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nlgan.errors import NlganError, SamplingError
+from nlgan.errors import SamplingError
+from nlgan.files import temp_path
+from nlgan.outputs import (
+    OutputExistsError,
+    check_tree_output,
+    mark_folder,
+    move_into_place,
+    npz_mark,
+)
 
+SAMPLES = "samples"  # the kind of output these writers mark
 
-class OutputExistsError(NlganError, FileExistsError):
-    """The output path is taken; nlgan does not overwrite samples silently."""
-
-
-def _claim(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists: choose another --out or pass --overwrite")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(
-            f"{path.parent}: cannot create the output directory ({err.strerror})"
-        ) from None
-    if not os.access(path.parent, os.W_OK):
-        raise PermissionError(f"{path.parent}: not writable; choose another --out")
+__all__ = ["FolderWriter", "NpzWriter", "OutputExistsError"]
 
 
 class FolderWriter:
     """``root/<class>/<i>.png`` (or ``root/<i>.png`` when unconditional), written atomically."""
 
     def __init__(self, root: str | Path, conditional: bool, overwrite: bool = False):
-        self.root = Path(root)
-        _claim(self.root, overwrite)
-        self.overwrite = overwrite
+        self.root = check_tree_output(root, SAMPLES, overwrite)
         self.conditional = conditional
-        self.tmp = self.root.with_name(f".{self.root.name}.tmp-{os.getpid()}")
+        self.tmp = temp_path(self.root)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
         self.counts: dict[int, int] = {}
@@ -65,11 +58,9 @@ class FolderWriter:
             self.total += 1
 
     def close(self) -> Path:
-        """Move the finished folder to its final name."""
-        if self.overwrite and self.root.exists():
-            shutil.rmtree(self.root) if self.root.is_dir() else self.root.unlink()
-        os.replace(self.tmp, self.root)
-        return self.root
+        """Mark the finished folder as nlgan's and move it to its final name."""
+        mark_folder(self.tmp, SAMPLES, images=self.total)
+        return move_into_place(self.tmp, self.root)
 
     def abort(self) -> None:
         """Remove what was written."""
@@ -87,9 +78,9 @@ class NpzWriter:
         self.path = Path(path)
         if self.path.suffix != ".npz":
             raise SamplingError(f"{self.path}: an array export must end in .npz")
-        _claim(self.path, overwrite)
+        check_tree_output(self.path, SAMPLES, overwrite)
         self.n, self.shape = n, shape
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = temp_path(self.path)
         self.zip = zipfile.ZipFile(self.tmp, "w", zipfile.ZIP_STORED, allowZip64=True)
         self.member = self.zip.open("images.npy", "w", force_zip64=True)
         header = {"descr": "|u1", "fortran_order": False, "shape": (n, *shape)}
@@ -118,9 +109,9 @@ class NpzWriter:
         labels = np.concatenate(self.labels).astype(np.int64)
         with self.zip.open("labels.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array(member, labels)
+        self.zip.comment = npz_mark(SAMPLES)  # invisible to np.load
         self.zip.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        return move_into_place(self.tmp, self.path)
 
     def abort(self) -> None:
         """Remove what was written."""

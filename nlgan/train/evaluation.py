@@ -9,6 +9,7 @@ every process scores its shard and all receive the same numbers.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -17,7 +18,7 @@ from nlgan.metrics.evaluate import evaluate
 from nlgan.metrics.inception import load_inception
 from nlgan.metrics.reference import open_reference
 from nlgan.metrics.sources import SourceError, generator_source
-from nlgan.metrics.stats import StatsError
+from nlgan.metrics.stats import Stats, StatsError
 from nlgan.metrics.weights import InceptionWeightsError
 
 # Fixed latents, so scores at different steps compare the same z; the same default seed as
@@ -45,6 +46,8 @@ class PeriodicEval:
             )
         except (InceptionWeightsError, SourceError, StatsError, OSError) as err:
             raise ConfigError(f"eval: {str(err).splitlines()[0]}") from None
+        if self.reference is not None:
+            _check_reference(self.reference.stats, self.extractor.feature_dim, cfg.reference)
 
     def __call__(self, G: nn.Module) -> dict[str, float]:
         """``{"eval/fid": ..., ...}`` for ``cfg.n`` samples of ``G`` (latent i, class i mod K)."""
@@ -58,3 +61,17 @@ class PeriodicEval:
             device=self.device,
         )
         return {f"eval/{k}": float(v) for k, v in scores.items() if k != "n"}
+
+
+def _check_reference(stats: Stats, dim: int, where: str) -> None:
+    """Refuse, before training, reference statistics that the first evaluation would choke on."""
+    if stats.dim != dim or stats.sigma.shape != (dim, dim):
+        raise ConfigError(
+            f"eval.reference={where}: statistics of {stats.dim}-d features, but the feature "
+            f"network gives {dim}-d ones; recompute them with `nlgan fid REAL --save-stats`"
+        )
+    if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
+        raise ConfigError(
+            f"eval.reference={where}: its mean or covariance holds NaN/inf values; recompute "
+            "them with `nlgan fid REAL --save-stats`"
+        )

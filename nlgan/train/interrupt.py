@@ -1,8 +1,18 @@
-"""Ctrl-C during training: finish the current step, save a checkpoint, then stop.
+"""Stopping a run on a signal without losing work or writing a half-finished step.
 
-A KeyboardInterrupt raised in the middle of a step would leave D updated and G not, so the
-first SIGINT only sets a flag that the loop checks between steps; a second one interrupts
-immediately (the previous handler is back by then).
+The first SIGINT (Ctrl-C), SIGTERM (what Slurm, Kubernetes and torchrun's agent send before
+killing a job) or SIGHUP (a closed terminal) only sets a flag. The loop checks it between steps,
+so the current step completes, a checkpoint of that step is written, and the process exits with
+``128 + signal number`` (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP; a further signal after
+the checkpoint is written may end the process by that signal, which shells report the same way).
+On several processes the flag is reduced with the losses, so every process stops after the same
+step even when the signal reached one of them first.
+
+Signals that are ignored when the run starts (``nohup`` ignores SIGHUP; a shell's background
+job ignores SIGINT) stay ignored. A second signal means "stop now": it raises :class:`Abort`
+wherever the program is, and nothing more is saved. Checkpoints are written atomically, so an
+abort in the middle of a save leaves the previous checkpoint as the newest one and never a file
+that mixes two steps.
 """
 
 from __future__ import annotations
@@ -13,37 +23,65 @@ from types import FrameType
 
 import click
 
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+def exit_code(signum: int) -> int:
+    """The conventional exit status of a process stopped by signal ``signum``."""
+    return 128 + int(signum)
+
+
+def signal_name(signum: int) -> str:
+    """``Ctrl-C``, ``SIGTERM``, ``SIGHUP``, ..."""
+    return _NAMES.get(signum) or signal.Signals(signum).name
+
+
+class Abort(BaseException):
+    """A second stop signal: leave at once, writing nothing more (not an ``Exception``, so no
+    ``except Exception`` on the way swallows it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"{signal_name(signum)} again: stopped at once")
+        self.signum = signum
+
 
 class StopRequest:
-    """Context manager: ``requested`` turns True on the first Ctrl-C inside the block."""
+    """Context manager: ``requested`` turns True on the first stop signal inside the block."""
 
     def __init__(self, announce: bool = True):
         self.requested = False
+        self.signum: int | None = None
         self.announce = announce
-        self._previous: object = None
-        self._installed = False
+        self._previous: dict[int, object] = {}
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
+        if self.requested:
+            raise Abort(signum)
+        self.requested, self.signum = True, signum
         if self.announce:
             click.echo(
-                "\nCtrl-C: stopping after this step and saving a checkpoint "
-                "(press Ctrl-C again to abort at once)",
+                f"\n{signal_name(signum)}: stopping after this step and saving a checkpoint "
+                "(send it again to stop at once, without saving)",
                 err=True,
             )
-        signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C interrupts for real
 
     def __enter__(self) -> StopRequest:
-        # Signal handlers can only be installed from the main thread; elsewhere a Ctrl-C
-        # arrives as a plain KeyboardInterrupt, which the loop also turns into a checkpoint.
+        # Handlers can only be installed from the main thread; elsewhere signals keep their
+        # handlers, and a KeyboardInterrupt ends the run without a checkpoint.
         if threading.current_thread() is threading.main_thread():
-            # None means a handler set outside Python: fall back to raising KeyboardInterrupt.
-            self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
-            signal.signal(signal.SIGINT, self._handler)
-            self._installed = True
+            for signum in STOP_SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN:
+                    continue  # e.g. SIGHUP under nohup: the user asked for it to be ignored
+                self._previous[signum] = previous
+                signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-            self._installed = False
+        for signum, previous in self._previous.items():
+            # None: a handler installed outside Python, which cannot be put back; use the default.
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous = {}

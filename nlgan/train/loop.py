@@ -14,6 +14,7 @@ Ctrl-C finishes the current step, saves a checkpoint and returns with ``interrup
 from __future__ import annotations
 
 import math
+import signal
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from nlgan.checkpoint import (
+    CheckpointError,
     checkpoint_path,
     list_checkpoints,
     prune_checkpoints,
@@ -37,11 +39,10 @@ from nlgan.config import Config, config_to_dict, save_config
 from nlgan.data import DataError, build_dataset
 from nlgan.errors import NlganError
 from nlgan.losses import losses_for
-from nlgan.models import Discriminator, Generator, attention_gammas
-from nlgan.nn.spectral import spectral_sigmas
+from nlgan.models import Discriminator, Generator
 from nlgan.rundir import RunDir
 from nlgan.sampling import class_grid, save_grid
-from nlgan.tracking import Tracker
+from nlgan.tracking import Tracker, resolve_mode
 from nlgan.train.distributed import (
     broadcast_buffers,
     check_launch,
@@ -51,7 +52,9 @@ from nlgan.train.distributed import (
     unchanged_buffers,
 )
 from nlgan.train.ema import EMA
-from nlgan.train.interrupt import StopRequest
+from nlgan.train.interrupt import Abort, StopRequest
+from nlgan.train.progress import Meter, summary
+from nlgan.train.run import prepare_run_dir
 from nlgan.train.state import (
     ResumableBatchSampler,
     capture_rng,
@@ -78,8 +81,13 @@ class FitResult:
 
     step: int
     checkpoint: Path | None
-    interrupted: bool
+    signal: int | None  # the stop signal that ended the run early; None when it finished
     seconds: float
+
+    @property
+    def interrupted(self) -> bool:
+        """True when a stop signal ended the run before train.steps."""
+        return self.signal is not None
 
 
 class Trainer:
@@ -92,9 +100,15 @@ class Trainer:
             mixed_precision=tc.mixed_precision, gradient_accumulation_steps=tc.grad_accum
         )
         check_launch(acc.num_processes)  # N processes that never joined one group: refuse
+        resolve_mode(cfg.log)  # a bad WANDB_MODE fails here, before any work
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
             torch.set_num_threads(tc.cpu_threads)  # per process; see TrainConfig.cpu_threads
+        self.evaluator = None
+        if cfg.eval.every:  # first: a bad reference or missing weights fail before any work
+            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
+
+            self.evaluator = PeriodicEval(cfg.eval, acc.device)
         self._build_models(state)
         self._build_data(state)
         # Real images per G step over all processes, for the images/s figure.
@@ -103,12 +117,6 @@ class Trainer:
             total_batch_size(tc.batch_size, world, tc.grad_accum) * tc.d_steps_per_g_step
         )
         acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
-
-        self.evaluator = None
-        if cfg.eval.every:
-            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
-
-            self.evaluator = PeriodicEval(cfg.eval, acc.device)
         self._build_tracking(state)
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
@@ -186,7 +194,7 @@ class Trainer:
         world = acc.num_processes
         config_dict = config_to_dict(cfg)
         if acc.is_main_process:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            prepare_run_dir(self.run_dir)  # writable? stale temp files of a killed save removed
             save_config(cfg, RunDir(self.run_dir).config)
         acc.wait_for_everyone()
         self.tracker = Tracker(
@@ -238,7 +246,14 @@ class Trainer:
         state = self.state_dict()  # every process takes part (RNG states are gathered)
         path = checkpoint_path(self.run_dir, self.step)
         if self.acc.is_main_process:
-            save_checkpoint(state, path)
+            try:
+                save_checkpoint(state, path)
+            except OSError as err:  # disk full, quota, file size limit, gone read-only
+                last = self.last_checkpoint.name if self.last_checkpoint else "none yet"
+                raise CheckpointError(
+                    f"writing checkpoint {path} failed ({err.strerror or err}); nothing was "
+                    f"damaged, the last good checkpoint is {last}: free space and resume"
+                ) from None
             prune_checkpoints(self.run_dir, self.cfg.train.keep_ckpts)
         self.acc.wait_for_everyone()
         return path
@@ -268,21 +283,6 @@ class Trainer:
             bar.write(f"step {self.step}: {shown}")
         return scores
 
-    def _scalars(self, sums: dict[str, float], n: int, seconds: float) -> dict[str, float]:
-        G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
-        out = {f"loss/{k.removeprefix('loss_')}": v / n for k, v in sums.items()}
-        out["lr/g"] = self.opt_G.param_groups[0]["lr"]
-        out["lr/d"] = self.opt_D.param_groups[0]["lr"]
-        out["images_per_s"] = n * self.images_per_step / max(seconds, 1e-9)
-        for name, model in (("g", G), ("d", D)):
-            sigmas = spectral_sigmas(model)
-            if sigmas:
-                out[f"sigma_max/{name}"] = max(sigmas.values())
-            # "Does attention do anything?": gamma = 0 means the layer is still the identity.
-            for size, gamma in attention_gammas(model).items():
-                out[f"attn_gamma/{name}{size}"] = gamma
-        return out
-
     # ------------------------------------------------------------------ the loop
 
     def _check(self, losses: dict[str, torch.Tensor], stop: StopRequest) -> tuple[dict, bool]:
@@ -303,25 +303,23 @@ class Trainer:
         return values, flags[-1] > 0
 
     def fit(self) -> FitResult:
-        """Train until ``train.steps`` G steps; checkpoint, sample and log on the way."""
+        """Train until ``train.steps`` G steps; checkpoint, sample and log on the way.
+
+        A first stop signal ends the run after the current step, with a checkpoint of it; a
+        second one raises :class:`Abort` and nothing more is written. A KeyboardInterrupt that
+        bypassed the handler (not the main thread) also writes nothing: it may have cut a step.
+        """
         tc = self.cfg.train
         real = self._real_batches()
-        bar = tqdm(
-            total=tc.steps,
-            initial=self.step,
-            disable=not self.acc.is_main_process,
-            desc="train",
-            unit="step",
-            dynamic_ncols=True,
-        )
-        sums: dict[str, float] = {}
-        n_logged, t_log, t0 = 0, time.perf_counter(), time.perf_counter()
-        interrupted, saved_at = False, -1
+        bar = tqdm(total=tc.steps, initial=self.step, disable=not self.acc.is_main_process,
+                   desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+        meter, t0 = Meter(self.images_per_step), time.perf_counter()
+        self.saved_at, stop_now = -1, False
         self.G.train()
         self.D.train()
         try:
             with StopRequest(announce=self.acc.is_main_process) as stop:
-                while self.step < tc.steps:
+                while self.step < tc.steps and not stop_now:
                     losses = self.gan_step(self.step + 1, real)
                     # What DDP would do at the next forward, done now so that EMA G, sampling,
                     # evaluation and checkpoints see rank 0's buffers on every rank.
@@ -329,50 +327,61 @@ class Trainer:
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
                     values, stop_now = self._check(losses, stop)
                     self.step += 1
-                    for k, v in values.items():
-                        sums[k] = sums.get(k, 0.0) + v
-                    n_logged += 1
+                    meter.add(values)
                     bar.update(1)
-                    if tc.log_every and self.step % tc.log_every == 0:
-                        now = time.perf_counter()
-                        scalars = self._scalars(sums, n_logged, now - t_log)
-                        self.tracker.log(scalars, self.step)
-                        bar.set_postfix(_summary(scalars), refresh=False)
-                        sums, n_logged, t_log = {}, 0, now
-                    if tc.sample_every and self.step % tc.sample_every == 0:
-                        self.sample()
-                    if self.evaluator and self.step % self.cfg.eval.every == 0:
-                        self.score(bar)
-                    if tc.ckpt_every and self.step % tc.ckpt_every == 0:
-                        self.last_checkpoint, saved_at = self.save(), self.step
-                    if stop_now:
-                        interrupted = True
-                        break
-        except TrainingDiverged:
+                    self._periodic(meter, bar)
+                if self.saved_at != self.step:
+                    self.last_checkpoint = self.save()  # a second signal here aborts cleanly
+                if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
+                    self.sample()  # the final grid
+                self.tracker.finish()
+        except (TrainingDiverged, Abort, KeyboardInterrupt):
             self.tracker.finish()
             raise
-        except KeyboardInterrupt:
-            # A Ctrl-C that bypassed the handler (not the main thread, or a second press):
-            # the weights may hold part of the next step, but losing the run is worse.
-            interrupted = True
         finally:
             bar.close()
-        if saved_at != self.step:
-            self.last_checkpoint = self.save()
-        if not interrupted and not (tc.sample_every and self.step % tc.sample_every == 0):
-            self.sample()  # the final grid
-        self.tracker.finish()
-        return FitResult(self.step, self.last_checkpoint, interrupted, time.perf_counter() - t0)
+        signum = self._agreed_signal(stop.signum) if stop_now else None
+        return FitResult(self.step, self.last_checkpoint, signum, time.perf_counter() - t0)
 
+    def _periodic(self, meter: Meter, bar: tqdm) -> None:
+        """Log, sample, evaluate and checkpoint when the step calls for it."""
+        tc, step = self.cfg.train, self.step
+        if tc.log_every and step % tc.log_every == 0:
+            G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
+            scalars = meter.scalars(G, D, self.opt_G, self.opt_D)
+            skipped = getattr(self.loader.dataset, "skipped", 0)
+            if skipped:
+                scalars["data/skipped_images"] = skipped
+            self.tracker.log(scalars, step)
+            bar.set_postfix(summary(scalars), refresh=False)
+        if tc.sample_every and step % tc.sample_every == 0:
+            self.sample()
+        if self.evaluator and step % self.cfg.eval.every == 0:
+            self._score_or_warn(bar)
+        if tc.ckpt_every and step % tc.ckpt_every == 0 and self.saved_at != step:
+            self.last_checkpoint, self.saved_at = self.save(), step
 
-def _summary(scalars: dict[str, float]) -> dict[str, str]:
-    """The progress bar's postfix: losses, images/s and each attention layer's gamma."""
-    shown = {
-        "d": f"{scalars['loss/d']:.3f}",
-        "g": f"{scalars['loss/g']:.3f}",
-        "img_s": f"{scalars['images_per_s']:.0f}",
-    }
-    gammas = [f"{k.split('/')[1]}:{v:.3g}" for k, v in scalars.items() if k.startswith("attn_")]
-    if gammas:
-        shown["gamma"] = " ".join(gammas)
-    return shown
+    def _score_or_warn(self, bar: tqdm) -> None:
+        """Score the EMA G; if that fails, checkpoint this step first, then warn and go on."""
+        try:
+            self.score(bar)
+        except (NlganError, RuntimeError, ValueError, OSError) as err:
+            if self.saved_at != self.step:
+                self.last_checkpoint, self.saved_at = self.save(), self.step
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            message = (
+                f"step {self.step}: evaluation failed ({reason}); checkpoint "
+                f"{self.last_checkpoint.name} is saved and training goes on"
+            )
+            if self.acc.is_main_process:
+                bar.write(f"warning: {message}")
+            warnings.warn(message, stacklevel=2)
+
+    def _agreed_signal(self, signum: int | None) -> int:
+        """The stop signal, agreed on by all processes (one may not have received it)."""
+        number = torch.tensor([signum or 0], device=self.acc.device)
+        if self.acc.num_processes > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(number, op=dist.ReduceOp.MAX)
+        return int(number.item()) or int(signal.SIGTERM)

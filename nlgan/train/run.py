@@ -21,6 +21,7 @@ from nlgan.config import (
     load_config,
     load_preset,
 )
+from nlgan.files import atomic_write, remove_stale_temps
 from nlgan.presets import DEFAULT_PRESET, is_preset, preset_names
 from nlgan.rundir import RunDir
 
@@ -72,7 +73,26 @@ def new_run(
             f"{run_dir} already holds checkpoints of a run: continue it with "
             f"--resume {run_dir}, or pick another --out"
         )
+    if run_dir.is_file():
+        raise ConfigError(f"--out {run_dir} is a file: give a directory for the run")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not _is_run(run_dir):
+        raise ConfigError(
+            f"--out {run_dir} is a folder that holds other files, not an nlgan run: choose a new "
+            "or empty folder (nothing in it was changed)"
+        )
     return cfg, run_dir
+
+
+def _is_run(folder: Path) -> bool:
+    """A run directory of nlgan's: one with checkpoints, or whose config.yaml is a config."""
+    layout = RunDir(folder)
+    if layout.checkpoints.is_dir():
+        return True
+    try:
+        load_config(layout.config)
+    except ConfigError:
+        return False
+    return True
 
 
 def _flatten(values: dict[str, Any]) -> dict[str, Any]:
@@ -86,28 +106,54 @@ def _resumable(key: str) -> bool:
 def resume_run(
     run_dir: str | Path, overrides: tuple[str, ...] | list[str]
 ) -> tuple[Config, Path, Path, dict[str, Any]]:
-    """Config, run dir, checkpoint path and state to continue from (latest good checkpoint)."""
+    """Config, run dir, checkpoint path and state to continue from (latest good checkpoint).
+
+    The config is the run's ``config.yaml`` (the checkpoint's own when that file is gone) plus
+    ``--set``; every key outside :data:`RESUMABLE_KEYS` must equal what the checkpoint was
+    trained with, whether it changed through ``--set`` or through an edit of the file.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume {run_dir}: no such run directory")
     ckpt_path, state = load_latest(run_dir)
-    saved = state["config"]
-    config_file = RunDir(run_dir).config
-    base = load_config(config_file) if config_file.is_file() else config_from_dict(saved)
-    if config_to_dict(base)["model"] != saved["model"]:
+    try:  # through the dataclasses, so keys added since the checkpoint take their defaults
+        trained = _flatten(config_to_dict(config_from_dict(state["config"])))
+    except ConfigError as err:
         raise CheckpointError(
-            f"{config_file}: its model section differs from the checkpoint {ckpt_path.name}; "
-            "restore the run's config.yaml (or delete it to use the checkpoint's config)"
-        )
-    before = config_to_dict(base)
-    cfg = config_from_dict(apply_overrides(before, overrides))
+            f"{ckpt_path}: its config is not valid for this nlgan ({err})"
+        ) from None
+    config_file = RunDir(run_dir).config
+    if config_file.is_file():
+        base = config_to_dict(load_config(config_file))
+    else:
+        base = config_to_dict(config_from_dict(state["config"]))
+    cfg = config_from_dict(apply_overrides(base, overrides))
     after = _flatten(config_to_dict(cfg))
-    changed = [k for k, v in _flatten(before).items() if after[k] != v]
-    refused = [k for k in changed if not _resumable(k)]
+    refused = [k for k, v in trained.items() if after[k] != v and not _resumable(k)]
     if refused:
+        set_keys = {item.split("=", 1)[0].strip() for item in overrides}
+        where = "--set" if refused[0] in set_keys else f"{config_file} (edited since the run)"
+        shown = ", ".join(f"{k}={after[k]!r} (trained with {trained[k]!r})" for k in refused)
         raise ConfigError(
-            f"--set {refused[0]} cannot change when resuming (the checkpoint was trained with "
-            f"{refused[0]}={_flatten(before)[refused[0]]!r}); start a new run with --out to "
-            "change it"
+            f"{where} changes {shown}, which cannot change when resuming from "
+            f"{ckpt_path.name}; undo the change, or start a new run with --out"
         )
     return cfg, run_dir, ckpt_path, state
+
+
+def prepare_run_dir(run_dir: str | Path) -> None:
+    """Create the run directory, check that it is writable, and remove stale temporary files
+    left by a killed save (called by the main process before anything is written)."""
+    layout = RunDir(run_dir)
+    try:
+        layout.checkpoints.mkdir(parents=True, exist_ok=True)
+        with atomic_write(layout.root / "write-probe", "w") as f:
+            f.write("nlgan")
+        (layout.root / "write-probe").unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"run directory {layout.root}: cannot write there ({err.strerror or err}); choose a "
+            "writable --out (or make it writable)"
+        ) from None
+    for folder in (layout.root, layout.checkpoints, layout.samples):
+        remove_stale_temps(folder)

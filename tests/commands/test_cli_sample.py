@@ -70,8 +70,9 @@ def test_existing_output_is_not_overwritten(tiny_run_dir, tmp_path):
     result = cli("sample", tiny_run_dir, "--n", 2, "--out", tmp_path / "x.npz", ok=False)
     assert result.exit_code != 0 and "already exists" in result.output
     assert (tmp_path / "x.npz").read_bytes() == b"keep"
-    cli("sample", tiny_run_dir, "--n", 2, "--out", tmp_path / "x.npz", "--overwrite")
-    assert np.load(tmp_path / "x.npz")["images"].shape[0] == 2
+    cli("sample", tiny_run_dir, "--n", 2, "--out", tmp_path / "y.npz")
+    cli("sample", tiny_run_dir, "--n", 3, "--out", tmp_path / "y.npz", "--overwrite")
+    assert np.load(tmp_path / "y.npz")["images"].shape[0] == 3  # its own output: replaced
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,32 @@ def test_truncation_bounds_every_entry_and_keeps_the_shape():
     # A truncated normal at 0.5 has std ~0.28 (a clamp would pile mass at +-0.5 instead).
     assert 0.26 < z.std().item() < 0.30
     assert (z.abs() > 0.49).float().mean() < 0.05
-    with pytest.raises(NlganError, match="truncation=0: must be > 0"):
-        truncated_normal((2, 2), 0, rng)
+    for tiny in (0, 1e-9, 0.009):
+        with pytest.raises(NlganError, match=f"truncation={tiny}: use a threshold >= 0.01"):
+            truncated_normal((2, 2), tiny, rng)
+
+
+def test_tiny_thresholds_return_promptly_with_the_right_distribution():
+    # At 0.02 nearly every redraw fails (98% of a normal lies outside), so after the bounded
+    # redraw rounds the inverse CDF fills in: still bounded, and uniform-like within +-t.
+    rng = torch.Generator().manual_seed(1)
+    z = truncated_normal((256, 64), 0.02, rng)
+    assert z.abs().max() <= 0.02
+    # A normal truncated at 0.02 is nearly uniform on [-0.02, 0.02]: std 0.02 / sqrt(3).
+    assert z.std().item() == pytest.approx(0.02 / 3**0.5, rel=0.03)
+    assert abs(z.mean().item()) < 5e-4
+
+
+def test_usual_thresholds_give_the_images_their_seeds_always_gave():
+    # Plain redrawing (what nlgan 0.1.0 did) and the bounded method agree at usual thresholds.
+    for t in (0.3, 0.5, 1.0):
+        rng = torch.Generator().manual_seed(7)
+        z = torch.randn(512, 16, generator=rng)
+        outside = z.abs() > t
+        while outside.any():
+            z[outside] = torch.randn(int(outside.sum()), generator=rng)
+            outside = z.abs() > t
+        assert torch.equal(truncated_normal((512, 16), t, torch.Generator().manual_seed(7)), z)
 
 
 def test_latents_do_not_depend_on_how_they_are_split():

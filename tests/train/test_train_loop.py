@@ -183,16 +183,41 @@ def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch):
     before = signal.getsignal(signal.SIGINT)
     run = tmp_path / "r"
     result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
-    assert "interrupted at step 3" in result.output
+    assert "Ctrl-C: stopped at step 3" in result.output
     assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
     assert signal.getsignal(signal.SIGINT) is before  # handler restored
+
+
+def test_a_second_signal_in_a_step_aborts_without_saving(tiny_config, tmp_path, monkeypatch):
+    from nlgan.train.step import GANStep
+
+    original = GANStep.__call__
+
+    def two_signals_in_step_3(self, step, real):
+        if step == 3:
+            signal.raise_signal(signal.SIGTERM)  # the first: finish the step, then save
+            signal.raise_signal(signal.SIGTERM)  # the second, before the step is done
+        return original(self, step, real)
+
+    monkeypatch.setattr(GANStep, "__call__", two_signals_in_step_3)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    run = tmp_path / "r"
+    args = ["--out", str(run), "--set", "train.steps=10", "--set", "train.ckpt_every=2"]
+    result = _train(str(tiny_config), *args, code=143)
+    assert "SIGTERM again: stopped at once; nothing was saved after the last finished " in (
+        result.output
+    )
+    assert "ckpt-000000002.pt" in result.output
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000002.pt"]  # nothing of step 3
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
 
 
 def test_resume_refuses_model_change_and_existing_run(tiny_config, tmp_path):
     run = tmp_path / "r"
     _train(str(tiny_config), "--out", str(run))
     bad = _train("--resume", str(run), "--set", "model.g_ch=8", code=1)
-    assert "model.g_ch cannot change when resuming" in bad.output
+    assert "--set changes model.g_ch=8 (trained with 4), which cannot change" in bad.output
     again = _train(str(tiny_config), "--out", str(run), code=1)
     assert f"--resume {run}" in again.output
     done = _train("--resume", str(run))
