@@ -2,7 +2,7 @@
 
 The Inception network and the reference statistics are loaded once, when the trainer is built,
 so a wrong ``eval.reference`` or missing weights fail before training starts rather than at
-the first evaluation hours later. Scoring goes through :func:`nlgan.metrics.evaluate.evaluate`,
+the first evaluation hours later. Scoring goes through :func:`nlgan.metrics.scoring.evaluate`,
 the same code as ``nlgan fid``, so in-run and offline numbers agree. Under several processes
 every process scores its shard and all receive the same numbers.
 """
@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from nlgan.config import ConfigError, EvalConfig
-from nlgan.metrics.evaluate import evaluate
 from nlgan.metrics.inception import load_inception
 from nlgan.metrics.reference import open_reference
+from nlgan.metrics.scoring import evaluate
 from nlgan.metrics.sources import SourceError, generator_source
 from nlgan.metrics.stats import StatsError
 from nlgan.metrics.weights import InceptionWeightsError
