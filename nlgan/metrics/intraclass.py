@@ -46,7 +46,7 @@ def check_labels(labels: np.ndarray, classes: int) -> None:
             "classes; use a reference with the generator's classes"
         )
     counts = np.bincount(labels, minlength=classes)
-    if counts.min(initial=0) < 2:
+    if counts.min() < 2:
         c = int(counts.argmin())
         raise StatsError(
             f"iFID: class {c} has {int(counts[c])} generated samples (need >= 2 per class); "
