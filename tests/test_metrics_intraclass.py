@@ -15,7 +15,7 @@ from gloo import join_gloo_group
 from PIL import Image
 from test_metrics_evaluate import SmallExtractor
 
-from nlgan.metrics import FolderSource, TensorSource, evaluate
+from nlgan.metrics import TensorSource, evaluate
 from nlgan.metrics.frechet import frechet_distance
 from nlgan.metrics.infinity import extrapolate, fid_infinity, is_infinity, subset_sizes
 from nlgan.metrics.is_score import inception_score

@@ -114,7 +114,7 @@ def _fuse_batchnorm(module: nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def _exact_float32(device: torch.device) -> Iterator[None]:
+def exact_float32(device: torch.device) -> Iterator[None]:
     """No autocast and no TF32 while extracting: scores must not depend on the caller's settings."""
     if device.type != "cuda":
         with torch.autocast(device.type, enabled=False):
@@ -181,7 +181,7 @@ class InceptionExtractor(nn.Module):
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pool3 features and bias-free logits (torch-fidelity's ``2048`` / ``logits_unbiased``)."""
         device = self.device
-        with torch.no_grad(), _exact_float32(device):
+        with torch.no_grad(), exact_float32(device):
             x = to_rgb_float(images.to(device))  # [B, 3, H, W] in [0, 255]
             x = self.mode.resize(x, INPUT_SIZE)  # [B, 3, 299, 299]
             x = self.mode.inception_input(x)
