@@ -86,7 +86,7 @@ def test_saved_statistics_and_npz_images_give_the_same_fid(data, folder_fid, tmp
     with np.load(stats) as f:
         assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048)
     via_stats = _json(_run(data, data["gen"], str(stats), "--json"))
-    assert via_stats == {"n": 3, "fid": pytest.approx(folder_fid, rel=1e-6)}
+    assert (via_stats["n"], via_stats["fid"]) == (3, pytest.approx(folder_fid, rel=1e-6))
     via_npz = _json(_run(data, data["gen_npz"], data["real"], "--json"))
     assert via_npz["fid"] == pytest.approx(folder_fid, rel=1e-6)
     same = _json(_run(data, str(stats), str(stats), "--json"))  # two stats files: no network
@@ -155,4 +155,5 @@ def test_run_directory_scores_the_ema_generator(data, tmp_path):
         extractor=load_inception(data["weights"]),
         cache_dir=data["cache"],
     )
-    assert scores == {"n": 3, "fid": pytest.approx(expected["fid"], rel=1e-6)}
+    assert (scores["n"], scores["fid"]) == (3, pytest.approx(expected["fid"], rel=1e-6))
+    assert scores["protocol"]["seed"] == 0 and scores["protocol"]["source"]["kind"] == "generator"

@@ -122,3 +122,34 @@ def evaluate(
     for name in metrics:
         scores.update(METRICS[name].score(generated, ref, opts, process_group))
     return scores
+
+
+def describe(
+    metrics: str | tuple[str, ...],
+    n: int,
+    extractor: FeatureExtractor,
+    reference: Reference | None,
+    source: ImageSource | None = None,
+    seed: int | None = None,
+    truncation: float | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The protocol record's ``protocol`` part for scores :func:`evaluate` made with these inputs.
+
+    ``seed`` and ``truncation`` are the latents' (generated images); None for image files.
+    """
+    from nlgan.metrics.backbones import backbone_info
+    from nlgan.metrics.protocol import protocol
+
+    backbone = backbone_info(extractor)
+    return protocol(
+        metrics=check_metrics(metrics),
+        n=n,
+        resize=backbone.get("resize"),
+        backbone=backbone,
+        reference=reference.info if reference is not None else None,
+        source=source.info() if source is not None else None,
+        seed=seed,
+        truncation=truncation,
+        options=MetricOptions(**options).as_record(),
+    )
