@@ -1,8 +1,9 @@
 """Checkpoint files: atomic writes, safe loads, and finding the latest good one in a run dir.
 
-A run directory holds ``config.yaml`` and ``checkpoints/ckpt-<step>.pt``. A checkpoint is a
-plain dict of state dicts, numbers, strings and tensors (``FORMAT``, ``config``, ``step``, ``G``,
-``D``, ``G_ema``, optimiser states, ...), saved with ``torch.save`` and loaded with
+A run directory holds ``config.yaml`` and ``checkpoints/ckpt-<step>.pt`` (plus
+``checkpoints/best.pt``, the generators of its best evaluation, when it evaluates). A checkpoint
+is a plain dict of state dicts, numbers, strings and tensors (``FORMAT``, ``config``, ``step``,
+``G``, ``D``, ``G_ema``, optimiser states, ...), saved with ``torch.save`` and loaded with
 ``weights_only=True``, so opening one can never run code. Training and inference (sampling,
 metrics) both read checkpoints through this module; it imports nothing from ``nlgan.train``.
 """
@@ -18,7 +19,8 @@ from typing import Any
 import torch
 
 FORMAT = "nlgan/1"
-_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
+_NAME = re.compile(r"^ckpt-(\d+)\.pt$")  # best.pt never matches: resume never picks it
+BEST_NAME = "best.pt"
 
 
 class CheckpointError(RuntimeError):
@@ -84,6 +86,25 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an nlgan checkpoint (expected format {FORMAT!r})")
     return state
+
+
+def best_checkpoint_path(run_dir: str | Path) -> Path:
+    """Where a run with ``eval.every > 0`` keeps a copy of its best-scoring generators."""
+    return checkpoint_dir(run_dir) / BEST_NAME
+
+
+def resolve_best(run: str | Path) -> Path:
+    """The best checkpoint of a run directory (``nlgan sample RUN --best``), or a clear error."""
+    run = Path(run)
+    if not run.is_dir():
+        raise CheckpointError(f"{run}: --best needs a run directory (it reads checkpoints/best.pt)")
+    path = best_checkpoint_path(run)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{run}: no best checkpoint ({path}); a run writes one when it evaluates "
+            "(eval.every > 0), so score this one with `nlgan fid` or sample without --best"
+        )
+    return path
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

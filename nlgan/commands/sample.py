@@ -21,6 +21,7 @@ from nlgan.commands.common import parse_classes, pick_device
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 or auto.")
 @click.option("--no-ema", is_flag=True, help="Use the raw generator instead of the EMA one.")
+@click.option("--best", is_flag=True, help="Use RUN's best-scoring checkpoint (eval.every > 0).")
 @click.option("--interpolate", is_flag=True, help="Write an interpolation grid to --grid.")
 @click.option(
     "--mode",
@@ -85,6 +86,7 @@ class SampleRequest:
     batch_size: int
     device: str
     no_ema: bool
+    best: bool
     interpolate: bool
     mode: str
     steps: int
@@ -94,9 +96,11 @@ class SampleRequest:
 
 
 def _sample(req: SampleRequest, classes: list[int] | None, device: str) -> None:
+    from nlgan.checkpoint import resolve_best
     from nlgan.sampling import class_grid, load_generator, save_grid
 
-    G, cfg = load_generator(req.run, ema=not req.no_ema, device=device)
+    run = resolve_best(req.run) if req.best else req.run
+    G, cfg = load_generator(run, ema=not req.no_ema, device=device)
     if req.standing_stats:
         from nlgan.standing_stats import standing_stats
 

@@ -197,7 +197,7 @@ def check_backbone(metrics: tuple[str, ...], backbone: str) -> None:
     with_logits = [m for m in metrics if "logits" in METRICS[m].needs]
     if backbone != DEFAULT_BACKBONE and with_logits:
         raise ValueError(
-            f"metrics {','.join(with_logits)} need the Inception's class logits; backbone "
+            f"metrics={','.join(with_logits)} need the Inception's class logits; backbone "
             f"{backbone!r} has none (drop them, or use backbone inception)"
         )
 

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from nlgan.checkpoint import (
+    best_checkpoint_path,
     checkpoint_path,
     list_checkpoints,
     prune_checkpoints,
@@ -103,11 +104,12 @@ class Trainer:
         )
         acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
 
-        self.evaluator = None
+        self.evaluator, self.best = None, None
         if cfg.eval.every:
-            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
+            from nlgan.train.evaluation import BestScore, PeriodicEval  # Inception when asked
 
             self.evaluator = PeriodicEval(cfg.eval, acc.device)
+            self.best = BestScore(cfg.eval, state.get("eval_best") if state else None)
         self._build_tracking(state)
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
@@ -184,6 +186,9 @@ class Trainer:
         acc, tc, cfg = self.acc, self.cfg.train, self.cfg
         world = acc.num_processes
         config_dict = config_to_dict(cfg)
+        tracked = {**config_dict}
+        if self.evaluator is not None:  # how every eval/* number is measured, logged once
+            tracked["eval_protocol"] = self.evaluator.protocol
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / CONFIG_NAME)
@@ -192,7 +197,7 @@ class Trainer:
             cfg.log,
             self.run_dir,
             {
-                **config_dict,
+                **tracked,
                 "distributed": {
                     "num_processes": world,
                     "total_batch_size": total_batch_size(tc.batch_size, world, tc.grad_accum),
@@ -230,6 +235,7 @@ class Trainer:
             "data": position(self.batches, self.sampler.batches_per_epoch),
             "world_size": acc.num_processes,
             "tracker_run_id": self.tracker.run_id,
+            "eval_best": self.best.record if self.best is not None else None,
         }
 
     def save(self) -> Path:
@@ -239,6 +245,21 @@ class Trainer:
         if self.acc.is_main_process:
             save_checkpoint(state, path)
             prune_checkpoints(self.run_dir, self.cfg.train.keep_ckpts)
+        self.acc.wait_for_everyone()
+        return path
+
+    def save_best(self) -> Path:
+        """Write the generators of this step as ``checkpoints/best.pt`` (atomically, rank 0)."""
+        path = best_checkpoint_path(self.run_dir)
+        if self.acc.is_main_process:
+            state = {
+                "config": self.config_dict,
+                "step": self.step,
+                "G": self.acc.unwrap_model(self.G).state_dict(),
+                "G_ema": self.ema.state_dict(),
+                "eval_best": self.best.record,
+            }
+            save_checkpoint(state, path)  # temp file + rename: never half a best.pt
         self.acc.wait_for_everyone()
         return path
 
@@ -260,9 +281,14 @@ class Trainer:
         return path
 
     def score(self, bar: tqdm) -> dict[str, float]:
-        """FID / IS / KID of the EMA generator (every process takes part), logged and shown."""
-        scores = self.evaluator(self.ema.ema)
+        """Metrics of the EMA generator (every process takes part), logged, shown, best kept."""
+        from nlgan.train.evaluation import scalars
+
+        raw = self.evaluator.score(self.ema.ema)
+        scores = scalars(raw)
         self.tracker.log(scores, self.step)
+        if self.best.update(raw, self.step, self.evaluator.protocol):  # same on every rank
+            self.save_best()
         shown = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items())
         if self.acc.is_main_process:
             bar.write(f"step {self.step}: {shown}")
