@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from prdc import compute_prdc
 
 from nlgan.metrics.manifold import knn_radii, prdc
-
-compute_prdc = pytest.importorskip("prdc").compute_prdc
 
 
 def _features(n: int, d: int, seed: int, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:

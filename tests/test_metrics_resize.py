@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 
+import cleanfid.resize as cleanfid_resize
 import numpy as np
 import pytest
 import torch
@@ -31,8 +32,6 @@ from nlgan.metrics import FolderSource, evaluate
 from nlgan.metrics.inception import InceptionExtractor, load_inception, random_state_dict
 from nlgan.metrics.reference import cache_key
 from nlgan.metrics.resize import resize_images
-
-cleanfid_resize = pytest.importorskip("cleanfid.resize")
 
 DIMS = 256
 SHAPES = [(17, 23), (31, 45), (37, 29), (301, 320)]  # odd, non-square, and one downscale
