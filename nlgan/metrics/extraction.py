@@ -28,6 +28,7 @@ class Extracted:
     features: torch.Tensor | None  # [n, d] float32 on the CPU, in index order
     logits: torch.Tensor | None  # [n, K] float32 on the CPU, in index order
     labels: np.ndarray | None = None  # [n] int64 class of every sample (intra-class FID)
+    device: str = "cpu"  # where the extractor ran; heavy metrics (PRDC) compute there too
 
 
 def extract(
@@ -92,6 +93,7 @@ def extract(
         features=_gather(kept_features, extractor.feature_dim, device, group) if features else None,
         logits=_gather(kept_logits, extractor.num_logits, device, group) if logits else None,
         labels=classes[:n].copy() if classes is not None else None,
+        device=str(sums_device),
     )
 
 

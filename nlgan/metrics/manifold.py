@@ -44,9 +44,10 @@ def knn_radii(
     k: int,
     chunk_rows: int | None = None,
     group: dist.ProcessGroup | None = None,
+    device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Distance of every row to its k-th nearest other row, float64 [n] (chunked, sharded)."""
-    x = torch.as_tensor(features).double()
+    x = torch.as_tensor(features).to(device, torch.float64)
     n = x.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"k={k}: a k-NN radius needs 1 <= k < samples ({n}); lower --prdc-k")
@@ -57,7 +58,7 @@ def knn_radii(
     for lo in range(start, stop, step):
         hi = min(lo + step, stop)
         d = _distances(x[lo:hi], x)  # [hi - lo, n]
-        rows = torch.arange(hi - lo)
+        rows = torch.arange(hi - lo, device=x.device)
         d[rows, rows + lo] = 0.0  # a row's distance to itself, exactly (prdc / sklearn do too)
         radii.append(d.kthvalue(k + 1, dim=1).values)  # the k+1-th smallest counts itself
     mine = torch.cat(radii) if radii else x.new_zeros(0)
@@ -70,22 +71,26 @@ def prdc(
     k: int = DEFAULT_K,
     chunk_rows: int | None = None,
     group: dist.ProcessGroup | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, float]:
-    """Precision, recall, density and coverage of fake features [m, d] against real [n, d]."""
-    real = torch.as_tensor(real_features).double()
-    fake = torch.as_tensor(fake_features).double()
+    """Precision, recall, density and coverage of fake features [m, d] against real [n, d].
+
+    Distances are computed on ``device`` in float64 (a GPU makes 50k x 50k take seconds).
+    """
+    real = torch.as_tensor(real_features).to(device, torch.float64)
+    fake = torch.as_tensor(fake_features).to(device, torch.float64)
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(
             f"PRDC needs two feature matrices [N, d] of the same d, got {list(real.shape)} and "
             f"{list(fake.shape)}"
         )
-    real_radii = knn_radii(real, k, chunk_rows, group)  # [n]
-    fake_radii = knn_radii(fake, k, chunk_rows, group)  # [m]
+    real_radii = knn_radii(real, k, chunk_rows, group, device)  # [n]
+    fake_radii = knn_radii(fake, k, chunk_rows, group, device)  # [m]
     n, m = real.shape[0], fake.shape[0]
     rank, world = rank_and_world(group)
     start, stop = shard(n, rank, world)
-    balls_per_fake = torch.zeros(m, dtype=torch.float64)  # real balls containing each fake
-    hits = torch.zeros(2, dtype=torch.float64)  # [recall, coverage] numerators
+    balls_per_fake = real.new_zeros(m)  # real balls containing each fake
+    hits = real.new_zeros(2)  # [recall, coverage] numerators
     step = _rows_per_chunk(m, chunk_rows)
     for lo in range(start, stop, step):
         hi = min(lo + step, stop)

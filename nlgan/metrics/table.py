@@ -78,7 +78,8 @@ def _kid(gen: Any, ref: Any, opts: MetricOptions, group: Any) -> Scores:
 def _prdc(gen: Any, ref: Any, opts: MetricOptions, group: Any) -> Scores:
     from nlgan.metrics.manifold import prdc
 
-    scores = prdc(ref.features, gen.features, opts.prdc_k, opts.prdc_chunk_rows or None, group)
+    chunk = opts.prdc_chunk_rows or None
+    scores = prdc(ref.features, gen.features, opts.prdc_k, chunk, group, gen.device)
     return {**scores, "prdc_k": opts.prdc_k}
 
 
