@@ -109,6 +109,7 @@ def _open_source(req: FidRequest, device: str):
 def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, Any]:
     """FID of a statistics file against a reference (statistics, or images read here)."""
     from nlgan.metrics.backbones import load_backbone
+    from nlgan.metrics.frechet import fid_from_stats
     from nlgan.metrics.protocol import protocol, record
     from nlgan.metrics.reference import open_reference, stats_file_info
     from nlgan.metrics.sources import open_images
@@ -127,8 +128,6 @@ def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -
         extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
         ref = open_reference(real, extractor, batch_size=req.batch_size, use_cache=not req.no_cache)
         ref_stats, ref_info, backbone = ref.stats, ref.info, extractor.info
-    from nlgan.metrics.frechet import fid_from_stats
-
     scores = {"n": source.n, "fid": fid_from_stats(source, ref_stats)}
     backbone = backbone or {"name": None, "identity": source.extractor or None, "hash": None}
     part = protocol(

@@ -12,6 +12,7 @@ the same numbers.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import torch
@@ -96,6 +97,8 @@ class BestScore:
     def update(self, scores: dict[str, Any], step: int, protocol: dict[str, Any]) -> bool:
         """Keep ``scores`` if they beat the best so far; True when they did (save best.pt)."""
         value = float(scores[self.key])
+        if not math.isfinite(value):  # a diverged generator's score is never the best
+            return False
         if self.record is not None:
             best = self.record["value"]
             if not (value < best if self.better == "lower" else value > best):
