@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-from test_multiprocess_eval import SmallExtractor
+from standin import SmallExtractor
 from tiny import tiny_run
 
 import nlgan.train.evaluation as evaluation
@@ -20,6 +20,9 @@ from nlgan.cli import main
 from nlgan.config import config_from_dict
 from nlgan.models import Generator
 from nlgan.train.run import resume_run
+
+# 12 samples per evaluation keep the run to seconds: the small-sample FID warning is expected
+pytestmark = pytest.mark.filterwarnings("ignore:FID from .* samples:UserWarning")
 
 PROTOCOL_KEYS = {"metrics", "n", "seed", "truncation", "resize", "backbone", "reference",
                  "source", "options"}  # fmt: skip

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from test_metrics_evaluate import SmallExtractor
+from standin import SmallExtractor
 
 from nlgan.config import ConfigError, EvalConfig
 from nlgan.metrics import TensorSource, evaluate, open_images

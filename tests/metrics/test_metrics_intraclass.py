@@ -13,7 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from gloo import join_gloo_group
 from PIL import Image
-from test_metrics_evaluate import SmallExtractor
+from standin import SmallExtractor
 
 from nlgan.metrics import TensorSource, evaluate
 from nlgan.metrics.frechet import frechet_distance
