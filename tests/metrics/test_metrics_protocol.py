@@ -73,7 +73,9 @@ def test_json_record_has_every_protocol_field(data):
     assert backbone["hash"] == file_sha256(data / "random-inception.pth")
     reference = protocol["reference"]
     assert reference["kind"] == "folder" and reference["count"] == 8
-    assert reference["path"] == str((data / "real").resolve()) and reference["hash"]
+    assert reference["path"] == str((data / "real").resolve()) and reference["split"] is None
+    assert reference["hash"].startswith("sha256:")  # a small folder is hashed by content
+    assert reference["hash"] != protocol["source"]["hash"]
     assert protocol["source"]["kind"] == "folder" and protocol["source"]["count"] == 10
     assert protocol["seed"] is None and protocol["truncation"] is None  # image files: no latents
 
