@@ -1,8 +1,9 @@
 """Checkpoint files: atomic writes, safe loads, and finding the latest good one in a run dir.
 
-A run directory holds ``config.yaml`` and ``checkpoints/ckpt-<step>.pt``. A checkpoint is a
-plain dict of state dicts, numbers, strings and tensors (``FORMAT``, ``config``, ``step``, ``G``,
-``D``, ``G_ema``, optimiser states, ...), saved with ``torch.save`` and loaded with
+A run directory holds ``config.yaml`` and ``checkpoints/ckpt-<step>.pt`` (plus
+``checkpoints/best.pt``, the generators of its best evaluation, when it evaluates). A checkpoint
+is a plain dict of state dicts, numbers, strings and tensors (``FORMAT``, ``config``, ``step``,
+``G``, ``D``, ``G_ema``, optimiser states, ...), saved with ``torch.save`` and loaded with
 ``weights_only=True``, so opening one can never run code. Each carries a SHA-256 of its content
 (``checksum``), verified on load: a flipped bit inside a tensor makes the file "damaged" like a
 truncated one (skipped on resume with a warning that names it, refused by sampling and
@@ -127,6 +128,25 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "use another checkpoint of the run"
         )
     return state
+
+
+def best_checkpoint_path(run_dir: str | Path) -> Path:
+    """Where a run with ``eval.every > 0`` keeps a copy of its best-scoring generators."""
+    return RunDir(run_dir).best
+
+
+def resolve_best(run: str | Path) -> Path:
+    """The best checkpoint of a run directory (``nlgan sample RUN --best``), or a clear error."""
+    run = Path(run)
+    if not run.is_dir():
+        raise CheckpointError(f"{run}: --best needs a run directory (it reads checkpoints/best.pt)")
+    path = best_checkpoint_path(run)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{run}: no best checkpoint ({path}); a run writes one when it evaluates "
+            "(eval.every > 0), so score this one with `nlgan fid` or sample without --best"
+        )
+    return path
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "fid": (
         "nlgan.commands.fid",
-        "FID / IS / KID of a run, image folder, .npz images or statistics.",
+        "FID, IS, KID, PRDC, iFID, FID∞ of a run, image folder, .npz images or statistics.",
     ),
     "sample": ("nlgan.commands.sample", "Sample grids, folders or .npz arrays from a trained G."),
     "attention": ("nlgan.commands.attention", "Draw where G's self-attention layers look."),

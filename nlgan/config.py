@@ -27,6 +27,8 @@ from nlgan.arch import (
 )
 from nlgan.config_values import ConfigError, convert, parse_yaml, unknown_key
 from nlgan.files import atomic_write
+from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
+from nlgan.metrics.table import METRICS, best_key, check_backbone, reference_needs
 
 # Larger models cannot be built (or trained) on any single machine: refuse them up front instead
 # of failing in the allocator or swapping for hours.
@@ -199,18 +201,33 @@ class EvalConfig:
 
     every: int = 0  # G steps between evaluations; 0 = off
     n: int = 10000  # generated samples per evaluation
-    reference: str = ""  # .npz statistics or an image folder of real images
-    metrics: tuple[str, ...] = ("fid",)  # any of fid, is, kid
+    reference: str = ""  # .npz statistics, an image folder of real images, cifar10-train:ROOT
+    metrics: tuple[str, ...] = ("fid",)  # names of nlgan.metrics.table.METRICS
     batch_size: int = 100
     inception_weights: str = ""  # local FID Inception weights file (else env / hub cache)
+    resize: str = DEFAULT_RESIZE  # legacy_tensorflow | clean | legacy_pytorch
+    backbone: str = DEFAULT_BACKBONE  # inception, a .pt2 / TorchScript file, or module:callable
+    prdc_k: int = 5  # k of PRDC's k-NN balls
+    best: str = ""  # score kept in checkpoints/best.pt ("" = the first metric's, e.g. fid)
 
     def __post_init__(self) -> None:
         _check(self.every >= 0, "eval.every must be >= 0 (0 = off)")
         _check(self.n > 0 and self.batch_size > 0, "eval.n and eval.batch_size must be > 0")
+        _check(bool(self.metrics), f"eval.metrics is empty: name any of {', '.join(METRICS)}")
         for m in self.metrics:
-            _check_choice("eval.metrics", m, ("fid", "is", "kid"))
+            _check_choice("eval.metrics", m, tuple(METRICS))
+        _check_choice("eval.resize", self.resize, RESIZE_MODES)
+        _check(self.prdc_k >= 1, "eval.prdc_k must be >= 1")
+        try:
+            check_backbone(self.metrics, self.backbone)
+        except ValueError as err:
+            raise ConfigError(f"eval.{err}") from None  # "eval.metrics=is need ..."
+        try:
+            best_key(self.metrics, self.best)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         _check(
-            self.every == 0 or bool(self.reference),
+            self.every == 0 or bool(self.reference) or not reference_needs(self.metrics),
             "eval.every > 0 needs eval.reference (a .npz of statistics or an image folder)",
         )
 

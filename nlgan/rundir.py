@@ -5,6 +5,7 @@
     RUN/
       config.yaml                    the resolved config (what --resume reads)
       checkpoints/ckpt-<step>.pt     numbered checkpoints, zero-padded so names sort by step
+      checkpoints/best.pt            the best evaluation's generators (with eval.every > 0)
       samples/step-<step>.png        the EMA generator's grid at that step
       wandb/                         tracker files (when wandb is on)
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 CONFIG_NAME = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
+BEST_NAME = "best.pt"  # never matches the numbered pattern: resume never picks it
 SAMPLE_DIR = "samples"
 _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 
@@ -45,6 +47,11 @@ class RunDir:
     def checkpoint(self, step: int) -> Path:
         """The checkpoint file of ``step``."""
         return self.checkpoints / f"ckpt-{step:09d}.pt"
+
+    @property
+    def best(self) -> Path:
+        """The copy of the best-scoring checkpoint (written when the run evaluates)."""
+        return self.checkpoints / BEST_NAME
 
     @property
     def samples(self) -> Path:

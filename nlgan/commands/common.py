@@ -52,6 +52,7 @@ _GENERATOR_OPTIONS = (
     click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images."),
     device_option,
     click.option("--no-ema", is_flag=True, help="Use the raw generator instead of the EMA one."),
+    click.option("--best", is_flag=True, help="Use RUN's best checkpoint (eval.every > 0)."),
     click.option(
         "--standing-stats",
         type=int,
@@ -71,9 +72,11 @@ def generator_options(f: Callable) -> Callable:
 
 def load_for_sampling(opts: dict[str, Any], batch_size: int = 64):
     """Load the generator that :func:`generator_options` describe (standing stats applied)."""
+    from nlgan.checkpoint import resolve_best
     from nlgan.sampling import load_generator, standing_stats
 
-    G, cfg = load_generator(opts["run"], ema=not opts["no_ema"], device=pick_device(opts["device"]))
+    run = resolve_best(opts["run"]) if opts["best"] else opts["run"]
+    G, cfg = load_generator(run, ema=not opts["no_ema"], device=pick_device(opts["device"]))
     if opts["standing_stats"]:
         standing_stats(G, opts["standing_stats"], batch_size, opts["seed"], opts["truncation"])
     return G, cfg

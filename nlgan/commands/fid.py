@@ -1,25 +1,53 @@
-"""``nlgan fid``: FID / IS / KID of a run, image folder, ``.npz`` of images or statistics.
+"""``nlgan fid``: metrics of the table for a run, image folder, ``.npz`` of images or statistics.
 
     nlgan fid runs/c10 cifar10-train.npz --n 50000     # EMA G of the latest checkpoint vs stats
     nlgan fid generated/ real/                         # two image folders
     nlgan fid real/ --save-stats cifar10-train.npz     # precompute reference statistics
-    nlgan fid runs/c10 real/ --metrics fid,is,kid --inception-weights pt_inception-...pth
+    nlgan fid runs/c10 cifar10-train:/data/cifar10 --metrics fid,is,kid,prdc,ifid --resize clean
 
 Under ``torchrun --nproc_per_node K -m nlgan.cli fid ...`` each process scores 1/K of the samples.
+``--json`` prints the versioned protocol record (``nlgan.metrics.protocol``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from nlgan.commands.common import device_option
+from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
+from nlgan.metrics.table import METRICS, check_backbone, check_metrics
 
 RUN_SUFFIXES = (".pt", ".safetensors")
 DEFAULT_RUN_N = 50_000
+
+
+@dataclass(frozen=True)
+class FidRequest:
+    """The options of one ``nlgan fid`` call, as click parsed them."""
+
+    source: str
+    reference: str | None
+    n: int | None
+    metrics: str
+    resize: str
+    backbone: str
+    prdc_k: int
+    batch_size: int
+    inception_weights: str | None
+    stats_out: str | None
+    resolution: int | None
+    seed: int
+    truncation: float | None
+    device: str
+    no_cache: bool
+    overwrite: bool
+    as_json: bool
 
 
 def _is_run(path: Path) -> bool:
@@ -29,15 +57,6 @@ def _is_run(path: Path) -> bool:
     if path.is_dir():
         return looks_like_run(path)
     return path.suffix.lower() in RUN_SUFFIXES
-
-
-def _generator_source(path: Path, n: int, device: str, seed: int, truncation: float | None):
-    """The EMA generator of a run directory / checkpoint as an image source."""
-    from nlgan.metrics.sources import generator_source
-    from nlgan.sampling import load_generator
-
-    G, _ = load_generator(path, ema=True, device=device)
-    return generator_source(G, n, seed, truncation, description=f"G_ema of {path}")
 
 
 def _init_distributed(device: str) -> tuple[bool, str]:
@@ -58,13 +77,171 @@ def _init_distributed(device: str) -> tuple[bool, str]:
     return True, device
 
 
+def _check(req: FidRequest) -> tuple[str, ...]:
+    """Usage errors, before any file is read: the metric names and what they need."""
+    try:
+        names = check_metrics(req.metrics)
+        check_backbone(names, req.backbone)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--metrics") from None
+    if req.reference is None and req.stats_out is None and any(METRICS[m].reference for m in names):
+        raise click.UsageError(
+            "give a REFERENCE (statistics .npz or real images), or --save-stats FILE.npz, "
+            "or only metrics that need none (--metrics is)"
+        )
+    for flag, value in (("--prdc-k", req.prdc_k), ("--n", req.n), ("--batch-size", req.batch_size),
+                        ("--resolution", req.resolution)):  # fmt: skip
+        if value is not None and value < 1:
+            raise click.BadParameter(f"{value}: must be >= 1", param_hint=flag)
+    if not Path(req.source).expanduser().exists():
+        raise click.UsageError(f"SOURCE {req.source}: no such file or folder")
+    if req.stats_out:
+        from nlgan.outputs import check_file_output
+
+        check_file_output(req.stats_out, req.overwrite, "--save-stats")
+    return names
+
+
+def _open_source(req: FidRequest, device: str):
+    """SOURCE as an image source: a run's EMA generator, or image files."""
+    from nlgan.metrics.sources import generator_source, open_images
+
+    src = Path(req.source).expanduser()
+    if not _is_run(src):
+        return open_images(src, resolution=req.resolution)
+    from nlgan.sampling import load_generator
+
+    G, _ = load_generator(src, ema=True, device=device)
+    n = req.n or DEFAULT_RUN_N
+    return generator_source(G, n, req.seed, req.truncation, description=f"G_ema of {src}")
+
+
+def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, Any]:
+    """FID of a statistics file against a reference (statistics, or images read here)."""
+    from nlgan.metrics.backbones import load_backbone
+    from nlgan.metrics.frechet import fid_from_stats
+    from nlgan.metrics.protocol import protocol, record
+    from nlgan.metrics.reference import open_reference, stats_file_info
+    from nlgan.metrics.sources import open_images
+    from nlgan.metrics.stats import is_stats_file, load_stats
+
+    if req.stats_out or names != ("fid",):
+        raise click.UsageError(
+            f"SOURCE {req.source} holds statistics: only FID against a REFERENCE works with it"
+        )
+    source = load_stats(req.source)
+    if is_stats_file(req.reference):  # two statistics files: no network needed
+        ref_stats = load_stats(req.reference)
+        ref_info, backbone = stats_file_info(req.reference, ref_stats), None
+    else:
+        real = open_images(req.reference, resolution=req.resolution)
+        extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
+        ref = open_reference(real, extractor, batch_size=req.batch_size, use_cache=not req.no_cache)
+        ref_stats, ref_info, backbone = ref.stats, ref.info, extractor.info
+    scores = {"n": source.n, "fid": fid_from_stats(source, ref_stats)}
+    backbone = backbone or {"name": None, "identity": source.extractor or None, "hash": None}
+    part = protocol(
+        names,
+        source.n,
+        backbone.get("resize"),
+        backbone,
+        ref_info,
+        source=stats_file_info(req.source, source),
+    )
+    return record(scores, part)
+
+
+def _check_stats_reference(reference: str, names: tuple[str, ...]) -> None:
+    """Statistics hold no features or classes: refuse the metrics that need them, early."""
+    from nlgan.metrics.stats import StatsError
+
+    titles = [METRICS[m].title for m in names if METRICS[m].reference in ("features", "classes")]
+    if titles:
+        verb = "needs" if len(titles) == 1 else "need"
+        raise StatsError(
+            f"{reference}: {' and '.join(titles)} {verb} reference images (a folder, a .npz of "
+            "images or cifar10-train:ROOT), not mean/covariance statistics"
+        )
+
+
+def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, Any] | None:
+    """Open every input (cheap checks first), load the backbone, score, and build the record."""
+    from nlgan.metrics.backbones import load_backbone
+    from nlgan.metrics.distributed import rank_and_world
+    from nlgan.metrics.extraction import extract
+    from nlgan.metrics.protocol import check_reference_mode, record
+    from nlgan.metrics.scoring import describe, evaluate, prepare_reference
+    from nlgan.metrics.sources import CallableSource, open_images
+    from nlgan.metrics.stats import is_stats_file, save_stats
+
+    images = _open_source(req, device)
+    images.check_length(req.n or 0)
+    reference: Any = req.reference
+    if reference is not None and is_stats_file(reference):
+        check_reference_mode(reference, req.resize)
+        _check_stats_reference(reference, names)
+    elif reference is not None:
+        reference = open_images(reference, resolution=req.resolution)
+    extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
+    if req.stats_out:
+        out = extract(images, extractor, n=req.n, batch_size=req.batch_size, progress=True)
+        if rank_and_world()[0] == 0:
+            save_stats(out.stats, req.stats_out)
+            click.echo(f"saved statistics of {out.n} images to {req.stats_out}", err=True)
+    if reference is None and any(METRICS[m].reference for m in names):
+        return None  # --save-stats alone
+    ref = prepare_reference(
+        reference, names, extractor, batch_size=req.batch_size, use_cache=not req.no_cache,
+        progress=True,
+    )  # fmt: skip
+    n = req.n or len(images)
+    options = {"prdc_k": req.prdc_k}
+    scores = evaluate(
+        images, ref, names, n=n, batch_size=req.batch_size, extractor=extractor,
+        use_cache=not req.no_cache, progress=True, **options,
+    )  # fmt: skip
+    generated = isinstance(images, CallableSource)
+    seed, truncation = (req.seed, req.truncation) if generated else (None, None)
+    return record(scores, describe(names, n, extractor, ref, images, seed, truncation, **options))
+
+
+def _check_finite(out: dict[str, Any]) -> None:
+    """A NaN/inf score is an error to report, not a number to print with exit status 0."""
+    import math
+
+    from nlgan.metrics.stats import StatsError
+
+    bad = [k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise StatsError(
+            f"{', '.join(f'{k}={out[k]}' for k in bad)}: the statistics or features hold NaN/inf "
+            "values (a damaged statistics file, or images that are not finite); recompute them"
+        )
+
+
 @click.command(name="fid")
 @click.argument("source")
 @click.argument("reference", required=False)
 @click.option(
     "--n", type=int, default=None, help=f"Samples to score [all images; {DEFAULT_RUN_N} for a run]."
 )
-@click.option("--metrics", default="fid", show_default=True, help="Comma-separated: fid, is, kid.")
+@click.option(
+    "--metrics", default="fid", show_default=True, help=f"Comma-separated: {', '.join(METRICS)}."
+)
+@click.option(
+    "--resize",
+    type=click.Choice(RESIZE_MODES),
+    default=DEFAULT_RESIZE,
+    show_default=True,
+    help="How images reach the network's input size (clean = clean-fid's PIL bicubic).",
+)
+@click.option(
+    "--backbone",
+    default=DEFAULT_BACKBONE,
+    show_default=True,
+    help="inception, a .pt2 / TorchScript file, or module:callable returning [N, D] features.",
+)
+@click.option("--prdc-k", type=int, default=5, show_default=True, help="k of PRDC's k-NN balls.")
 @click.option("--batch-size", type=int, default=100, show_default=True)
 @click.option(
     "--inception-weights",
@@ -86,113 +263,42 @@ def _init_distributed(device: str) -> tuple[bool, str]:
 @click.option("--truncation", type=float, default=None, help="Truncated latents for a run.")
 @device_option
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference statistics.")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
-def command(
-    source: str,
-    reference: str | None,
-    n: int | None,
-    metrics: str,
-    batch_size: int,
-    inception_weights: str | None,
-    stats_out: str | None,
-    resolution: int | None,
-    seed: int,
-    truncation: float | None,
-    device: str,
-    no_cache: bool,
-    as_json: bool,
-) -> None:
-    """FID / IS / KID of SOURCE against REFERENCE, or SOURCE's statistics with --save-stats.
+@click.option("--overwrite", is_flag=True, help="Replace an existing --save-stats file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the protocol record as JSON.")
+def command(**opts: Any) -> None:
+    """Metrics of SOURCE against REFERENCE, or SOURCE's statistics with --save-stats.
 
     SOURCE: a run directory or checkpoint (samples its EMA generator), an image folder, a .npz of
-    uint8 NHWC images, or a statistics .npz. REFERENCE: a statistics .npz (mu, sigma; pytorch-fid
-    and TTUR files work), an image folder or a .npz of images (statistics are cached).
+    uint8 NHWC images, or a statistics .npz. REFERENCE: a statistics .npz (mu, sigma; pytorch-fid,
+    TTUR and clean-fid files work), an image folder, a .npz of images, or cifar10-train:ROOT
+    (cifar10-test, cifar100-train, ...); statistics of images are cached.
     """
     from nlgan.errors import NlganError
-    from nlgan.metrics import (
-        StatsError,
-        check_metrics,
-        evaluate,
-        extract,
-        fid_from_stats,
-        format_table,
-        load_inception,
-        load_stats,
-        open_images,
-        open_reference,
-        save_stats,
-    )
     from nlgan.metrics.distributed import rank_and_world
     from nlgan.metrics.stats import is_stats_file
+    from nlgan.metrics.table import format_table
 
+    req = FidRequest(**opts)
     try:
-        names = check_metrics(metrics)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--metrics") from None
-    if reference is None and stats_out is None and names != ("is",):
-        raise click.UsageError(
-            "give a REFERENCE (statistics .npz or real images), or --save-stats FILE.npz, "
-            "or --metrics is"
-        )
-    src = Path(source).expanduser()
-    if not src.exists():
-        raise click.UsageError(f"SOURCE {source}: no such file or folder")
-    started, device = _init_distributed(device)
-    rank, _ = rank_and_world()
-    try:
-        if src.suffix.lower() == ".npz" and is_stats_file(src):
-            if stats_out or names != ("fid",):
-                raise click.UsageError(
-                    f"SOURCE {source} holds statistics: only FID against a REFERENCE works with it"
-                )
-            if is_stats_file(reference):  # two statistics files: no network needed
-                ref_stats = load_stats(reference)
-            else:
-                real = open_images(reference, resolution=resolution)
-                extractor = load_inception(inception_weights, device=device)
-                ref_stats = open_reference(
-                    real, extractor, batch_size=batch_size, use_cache=not no_cache
-                ).stats
-            scores = {"fid": fid_from_stats(load_stats(src), ref_stats)}
-        else:
-            # open and check every input before the (slow) network load
-            if _is_run(src):
-                images = _generator_source(src, n or DEFAULT_RUN_N, device, seed, truncation)
-            else:
-                images = open_images(src, resolution=resolution)
-            images.check_length(n or 0)
-            if reference is not None and not is_stats_file(reference):
-                reference = open_images(reference, resolution=resolution)
-            elif reference is not None and "kid" in names:
-                raise StatsError(
-                    f"{reference}: KID needs reference images (a folder or .npz of images), "
-                    "not mean/covariance statistics"
-                )
-            extractor = load_inception(inception_weights, device=device)
-            scores = None
-            if stats_out:
-                out = extract(images, extractor, n=n, batch_size=batch_size, progress=True)
-                if rank == 0:
-                    save_stats(out.stats, stats_out)
-                    click.echo(f"saved statistics of {out.n} images to {stats_out}", err=True)
-            if reference is not None or (names == ("is",) and stats_out is None):
-                scores = evaluate(
-                    images,
-                    reference,
-                    metrics=names,
-                    n=n,
-                    batch_size=batch_size,
-                    extractor=extractor,
-                    use_cache=not no_cache,
-                    progress=True,
-                )
+        names = _check(req)
     except NlganError as err:
         raise click.ClickException(str(err)) from None
+    started, device = _init_distributed(req.device)
+    rank, _ = rank_and_world()
+    try:
+        if Path(req.source).suffix.lower() == ".npz" and is_stats_file(req.source):
+            out = _stats_against_stats(req, names, device)
+        else:
+            out = _score(req, names, device)
+        if out is not None:
+            _check_finite(out)
+    except (NlganError, ValueError) as err:
+        raise click.ClickException(str(err).splitlines()[0]) from None
     finally:
         if started:
             import torch.distributed as dist
 
             dist.destroy_process_group()
-    if scores is None or rank != 0:
+    if out is None or rank != 0:
         return
-    click.echo(json.dumps(scores) if as_json else format_table(scores))
+    click.echo(json.dumps(out) if req.as_json else format_table(out))

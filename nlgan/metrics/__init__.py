@@ -1,59 +1,64 @@
-"""Paper-comparable FID / IS / KID: the FID Inception, streaming statistics, image sources.
+"""Paper-comparable FID / IS / KID / PRDC / iFID / FID∞: feature backbones, statistics, sources.
 
 Nothing here imports training code, so a checkpoint scores the same offline as during training.
+Names load lazily: the config validates metric names against ``nlgan.metrics.table`` without
+importing torch (``nlgan --help`` and config errors stay fast).
 """
 
-from nlgan.metrics.evaluate import METRICS, check_metrics, evaluate, format_table
-from nlgan.metrics.extract import Extracted, extract
-from nlgan.metrics.frechet import fid_from_stats, frechet_distance, trace_sqrt_product
-from nlgan.metrics.inception import FeatureExtractor, InceptionExtractor, load_inception
-from nlgan.metrics.inception_score import inception_score
-from nlgan.metrics.kid import kernel_inception_distance
-from nlgan.metrics.reference import Reference, compute_reference, open_reference
-from nlgan.metrics.sources import (
-    CallableSource,
-    FolderSource,
-    ImageSource,
-    NpzImageSource,
-    SourceError,
-    TensorSource,
-    generator_source,
-    open_images,
-)
-from nlgan.metrics.stats import FeatureStats, Stats, StatsError, load_stats, save_stats
-from nlgan.metrics.weights import InceptionWeightsError, resolve_inception_weights
+from __future__ import annotations
 
-__all__ = [
-    "METRICS",
-    "CallableSource",
-    "Extracted",
-    "FeatureExtractor",
-    "FeatureStats",
-    "FolderSource",
-    "ImageSource",
-    "InceptionExtractor",
-    "InceptionWeightsError",
-    "NpzImageSource",
-    "Reference",
-    "SourceError",
-    "Stats",
-    "StatsError",
-    "TensorSource",
-    "check_metrics",
-    "compute_reference",
-    "evaluate",
-    "extract",
-    "fid_from_stats",
-    "format_table",
-    "generator_source",
-    "frechet_distance",
-    "inception_score",
-    "kernel_inception_distance",
-    "load_inception",
-    "load_stats",
-    "open_images",
-    "open_reference",
-    "resolve_inception_weights",
-    "save_stats",
-    "trace_sqrt_product",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "METRICS": "table",
+    "MetricOptions": "table",
+    "check_metrics": "table",
+    "evaluate": "scoring",
+    "format_table": "table",
+    "Extracted": "extraction",
+    "extract": "extraction",
+    "fid_from_stats": "frechet",
+    "frechet_distance": "frechet",
+    "trace_sqrt_product": "frechet",
+    "FeatureExtractor": "inception",
+    "InceptionExtractor": "inception",
+    "load_inception": "inception",
+    "BackboneError": "backbones",
+    "load_backbone": "backbones",
+    "inception_score": "is_score",
+    "kernel_inception_distance": "kid",
+    "prdc": "manifold",
+    "fid_infinity": "infinity",
+    "is_infinity": "infinity",
+    "intra_class_fid": "intraclass",
+    "Reference": "reference",
+    "compute_reference": "reference",
+    "open_reference": "reference",
+    "resize_images": "resize",
+    "CallableSource": "sources",
+    "CifarSource": "sources",
+    "FolderSource": "sources",
+    "ImageSource": "sources",
+    "NpzImageSource": "sources",
+    "SourceError": "sources",
+    "TensorSource": "sources",
+    "generator_source": "sources",
+    "open_images": "sources",
+    "FeatureStats": "stats",
+    "Stats": "stats",
+    "StatsError": "stats",
+    "load_stats": "stats",
+    "save_stats": "stats",
+    "InceptionWeightsError": "weights",
+    "resolve_inception_weights": "weights",
+    "record": "protocol",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"nlgan.metrics.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'nlgan.metrics' has no attribute {name!r}")

@@ -7,8 +7,13 @@ which are all-gathered in rank order, so the result equals a single process scor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 def rank_and_world(group: dist.ProcessGroup | None = None) -> tuple[int, int]:
@@ -46,3 +51,14 @@ def all_gather_rows(rows: torch.Tensor, group: dist.ProcessGroup | None = None) 
     gathered = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(gathered, padded.contiguous(), group=group)
     return torch.cat([g[: int(c.item())] for g, c in zip(gathered, counts, strict=True)])
+
+
+def on_rank0(fn: Callable[[], T], group: dist.ProcessGroup | None = None) -> T:
+    """``fn()`` computed by rank 0 alone and sent to every process (plain Python values)."""
+    rank, world = rank_and_world(group)
+    if world == 1:
+        return fn()
+    box = [fn() if rank == 0 else None]
+    src = dist.get_global_rank(group, 0) if group is not None else 0
+    dist.broadcast_object_list(box, src=src, group=group)
+    return box[0]

@@ -77,7 +77,8 @@ def fid_from_stats(stats1: Stats, stats2: Stats) -> float:
     if stats1.extractor and stats2.extractor and stats1.extractor != stats2.extractor:
         raise StatsError(
             f"statistics come from different extractors ({stats1.extractor} vs "
-            f"{stats2.extractor}); recompute the reference with the same Inception weights"
+            f"{stats2.extractor}); recompute the reference with the same backbone, weights and "
+            "--resize mode"
         )
     for stats in (stats1, stats2):
         warn_if_few_samples(stats.n, stats.dim)

@@ -2,8 +2,8 @@
 
 The blocks are torch-fidelity's port of the TF ``inception-2015-12-05`` graph (FIDInceptionA/C/E:
 average pools that ignore padding, a max pool in the last block, a 1008-class fc). The input
-path is TF's: uint8 images, TF1 bilinear resize to 299 without the half-pixel offset, then
-``(x - 128) / 128``.
+path depends on the resize mode (``nlgan.metrics.resize``); the default is TF's: uint8 images,
+TF1 bilinear resize to 299 without the half-pixel offset, then ``(x - 128) / 128``.
 One forward returns both the 2048-d pool3 features (FID, KID) and the bias-free logits (IS).
 
 For speed, each eval-mode BatchNorm is folded into its convolution and the network runs
@@ -30,8 +30,9 @@ from torch_fidelity.feature_extractor_inceptionv3 import (
     InceptionE_1,
     InceptionE_2,
 )
-from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
+from nlgan.metrics.protocol import DEFAULT_RESIZE
+from nlgan.metrics.resize import resize_mode, to_rgb_float
 from nlgan.metrics.weights import (
     InceptionWeightsError,
     file_sha256,
@@ -47,7 +48,8 @@ NUM_LOGITS = 1008
 class FeatureExtractor(Protocol):
     """What the metrics need: uint8 images in, (pool features, logits) out, and an identity."""
 
-    identity: str  # names the network and its weights; part of reference-statistics cache keys
+    identity: str  # names the network, its weights and resize; part of statistics cache keys
+    info: dict  # name, identity, hash and resize, for the protocol record
     device: torch.device
     feature_dim: int  # width of the pool features (FID, KID)
     num_logits: int  # width of the logits (IS)
@@ -112,7 +114,7 @@ def _fuse_batchnorm(module: nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def _exact_float32(device: torch.device) -> Iterator[None]:
+def exact_float32(device: torch.device) -> Iterator[None]:
     """No autocast and no TF32 while extracting: scores must not depend on the caller's settings."""
     if device.type != "cuda":
         with torch.autocast(device.type, enabled=False):
@@ -133,9 +135,24 @@ class InceptionExtractor(nn.Module):
     feature_dim = FEATURE_DIM
     num_logits = NUM_LOGITS
 
-    def __init__(self, state_dict: dict[str, torch.Tensor], identity: str, fuse: bool = True):
+    def __init__(
+        self,
+        state_dict: dict[str, torch.Tensor],
+        identity: str,
+        fuse: bool = True,
+        resize: str = DEFAULT_RESIZE,
+        weights_sha256: str = "",
+    ):
         super().__init__()
-        self.identity = identity
+        self.mode = resize_mode(resize)
+        # the default mode keeps the identity it always had, so existing caches stay valid
+        self.identity = identity if resize == DEFAULT_RESIZE else f"{identity}:resize={resize}"
+        self.info = {
+            "name": "inception",
+            "identity": self.identity,
+            "hash": weights_sha256,
+            "resize": resize,
+        }
         with torch.device("meta"):  # no random init of 24M weights that are replaced anyway
             self.trunk = _trunk()
             self.fc = nn.Linear(FEATURE_DIM, NUM_LOGITS)
@@ -163,20 +180,11 @@ class InceptionExtractor(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pool3 features and bias-free logits (torch-fidelity's ``2048`` / ``logits_unbiased``)."""
-        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(
-                f"Inception expects uint8 images [B, 3 or 1, H, W], got {images.dtype} "
-                f"{list(images.shape)} (convert generator output with (x + 1) * 127.5, rounded)"
-            )
         device = self.device
-        with torch.no_grad(), _exact_float32(device):
-            x = images.to(device).float()
-            if x.shape[1] == 1:
-                x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB, as PIL's convert("RGB") does
-            x = interpolate_bilinear_2d_like_tensorflow1x(
-                x, size=(INPUT_SIZE, INPUT_SIZE), align_corners=False
-            )  # [B, 3, 299, 299]
-            x = (x - 128) / 128  # what the TF graph's Sub/Mul pair computes, bit-exactly
+        with torch.no_grad(), exact_float32(device):
+            x = to_rgb_float(images.to(device))  # [B, 3, H, W] in [0, 255]
+            x = self.mode.resize(x, INPUT_SIZE)  # [B, 3, 299, 299]
+            x = self.mode.inception_input(x)
             x = x.contiguous(memory_format=torch.channels_last)
             pool = self.trunk(x).flatten(1)  # [B, 2048]
             logits = pool @ self.fc.weight.T  # [B, 1008]; IS uses logits without the bias
@@ -188,11 +196,16 @@ def load_inception(
     device: str | torch.device = "cpu",
     download: bool = True,
     fuse: bool = True,
+    resize: str = DEFAULT_RESIZE,
 ) -> InceptionExtractor:
     """Build the FID Inception from a weights file (see ``resolve_inception_weights``)."""
     path = resolve_inception_weights(weights, download=download)
-    identity = f"inception-2015-12-05:sha256={file_sha256(path)[:16]}"
-    return InceptionExtractor(load_state_dict(path), identity, fuse=fuse).to(device)
+    digest = file_sha256(path)
+    identity = f"inception-2015-12-05:sha256={digest[:16]}"
+    extractor = InceptionExtractor(
+        load_state_dict(path), identity, fuse=fuse, resize=resize, weights_sha256=digest
+    )
+    return extractor.to(device)
 
 
 def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -2,12 +2,14 @@
 
 Every source has a length and yields uint8 batches [B, C, H, W] (C = 1 or 3) for any index range
 [start, stop), which is how processes split the work. ``identity()`` describes a source for the
-reference-statistics cache (None: never cached, e.g. a generator).
+reference-statistics cache (None: never cached, e.g. a generator); ``info()`` describes it for the
+protocol record; ``labels()`` gives class labels where the source has them (intra-class FID).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -22,6 +24,8 @@ from nlgan.files import IMAGE_EXTENSIONS
 from nlgan.image_io import ImageReadError, open_image
 
 NPZ_IMAGE_KEYS = ("images", "arr_0", "x", "imgs")
+CONTENT_HASH_LIMIT = 2 << 30  # folders up to 2 GiB are hashed by content, larger by listing
+CIFAR_SPEC = re.compile(r"^(?P<name>cifar10|cifar100)-(?P<split>train|test):(?P<root>.+)$")
 
 
 class SourceError(NlganError, ValueError):
@@ -41,8 +45,25 @@ class ImageSource(ABC):
     def batches(self, start: int, stop: int, batch_size: int) -> Iterator[torch.Tensor]:
         """Yield the images [start, stop) as uint8 batches [B, C, H, W] of at most batch_size."""
 
+    num_classes: int = 0  # classes behind labels(); 0 = unlabelled
+    class_names: tuple[str, ...] = ()  # names of the classes, when known (folders)
+
     def identity(self) -> dict[str, Any] | None:
         """What identifies these images for the statistics cache; None = do not cache."""
+        return None
+
+    def info(self) -> dict[str, Any]:
+        """Kind, path, image count, hash and split, for the protocol record."""
+        return {
+            "kind": "images",
+            "path": self.description,
+            "count": len(self),
+            "hash": None,
+            "split": None,
+        }
+
+    def labels(self) -> np.ndarray | None:
+        """Class label (0..num_classes-1) of every image, int64 [len]; None when unlabelled."""
         return None
 
     def check_length(self, n: int) -> None:
@@ -79,6 +100,19 @@ class FolderSource(ImageSource):
                 f"{self.root}: no images found in it or its subfolders "
                 f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
             )
+        # The `folder` data set's rule: one sub-folder per class (sorted names are 0..K-1)
+        # when no image lies directly in the root; otherwise the folder is unlabelled.
+        tops = [p.relative_to(self.root).parts for p in self.files]
+        if all(len(parts) > 1 for parts in tops):
+            self.class_names = tuple(sorted({parts[0] for parts in tops}))
+            self.num_classes = len(self.class_names)
+            index = {name: i for i, name in enumerate(self.class_names)}
+            self._labels = np.array([index[parts[0]] for parts in tops], dtype=np.int64)
+        else:
+            self._labels = None
+
+    def labels(self) -> np.ndarray | None:
+        return self._labels
 
     def __len__(self) -> int:
         return len(self.files)
@@ -118,11 +152,38 @@ class FolderSource(ImageSource):
             "resolution": self.resolution,
         }
 
+    def info(self) -> dict[str, Any]:
+        # Names and bytes (not mtimes), so a copy elsewhere has the same hash. Reading a huge
+        # folder only to hash it would cost as much as scoring it, so past CONTENT_HASH_LIMIT
+        # the hash covers names and sizes only, and its prefix says so.
+        sizes = [path.stat().st_size for path in self.files]
+        by_content = sum(sizes) <= CONTENT_HASH_LIMIT
+        digest = hashlib.sha256()
+        for path, size in zip(self.files, sizes, strict=True):
+            digest.update(f"{path.relative_to(self.root)}\0{size}\n".encode())
+            if by_content:
+                digest.update(path.read_bytes())
+        prefix = "sha256" if by_content else "listing-sha256"
+        return {
+            "kind": "folder",
+            "path": str(self.root.resolve()),
+            "count": len(self.files),
+            "hash": f"{prefix}:{digest.hexdigest()[:16]}",
+            "split": None,
+            "resolution": self.resolution,
+        }
+
 
 class TensorSource(ImageSource):
     """Images already in memory: uint8 [N, C, H, W]."""
 
-    def __init__(self, images: torch.Tensor, description: str = "tensor"):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        description: str = "tensor",
+        labels: np.ndarray | torch.Tensor | None = None,
+        num_classes: int = 0,
+    ):
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
             raise SourceError(
                 f"{description}: expected uint8 images [N, 1 or 3, H, W], got {images.dtype} "
@@ -130,6 +191,15 @@ class TensorSource(ImageSource):
             )
         self.images = images
         self.description = description
+        self._labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        if self._labels is not None and self._labels.shape != (images.shape[0],):
+            raise SourceError(f"{description}: {len(self._labels)} labels for {len(images)} images")
+        self.num_classes = num_classes or (
+            int(self._labels.max()) + 1 if self._labels is not None else 0
+        )
+
+    def labels(self) -> np.ndarray | None:
+        return self._labels
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -160,6 +230,7 @@ class NpzImageSource(TensorSource):
                         "images under 'images' or 'arr_0'"
                     )
                 array = data[key]
+                labels = data["labels"] if "labels" in data.files else None  # `nlgan sample`
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             if isinstance(err, SourceError):
                 raise
@@ -175,7 +246,7 @@ class NpzImageSource(TensorSource):
                 "images [N, H, W, 3] (NHWC, values 0..255)"
             )
         # [N, H, W, C] -> [N, C, H, W]; a view, so a 50k-image array is not copied
-        super().__init__(torch.from_numpy(array).permute(0, 3, 1, 2), str(self.path))
+        super().__init__(torch.from_numpy(array).permute(0, 3, 1, 2), str(self.path), labels)
 
     def identity(self) -> dict[str, Any]:
         stat = self.path.stat()
@@ -187,6 +258,13 @@ class NpzImageSource(TensorSource):
             "count": len(self),
         }
 
+    def info(self) -> dict[str, Any]:
+        from nlgan.metrics.weights import file_sha256
+
+        digest = file_sha256(self.path)[:16]
+        path = str(self.path.resolve())
+        return {"kind": "npz", "path": path, "count": len(self), "hash": digest, "split": None}
+
 
 class CallableSource(ImageSource):
     """Images made on demand: ``fn(start, stop)`` returns uint8 [stop - start, C, H, W].
@@ -196,11 +274,31 @@ class CallableSource(ImageSource):
     """
 
     def __init__(
-        self, fn: Callable[[int, int], torch.Tensor], length: int, description: str = "generator"
+        self,
+        fn: Callable[[int, int], torch.Tensor],
+        length: int,
+        description: str = "generator",
+        num_classes: int = 0,
     ):
         self.fn = fn
         self.length = length
         self.description = description
+        self.num_classes = num_classes
+
+    def labels(self) -> np.ndarray | None:
+        """Sample i has class i mod K (how generator_source and `nlgan sample` balance classes)."""
+        return (
+            np.arange(self.length, dtype=np.int64) % self.num_classes if self.num_classes else None
+        )
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "kind": "generator",
+            "path": self.description,
+            "count": self.length,
+            "hash": None,
+            "split": None,
+        }
 
     def __len__(self) -> int:
         return self.length
@@ -240,11 +338,42 @@ def generator_source(
         unit = forward_images(G, z, y)  # [B, C, R, R] in [0, 1], BN in eval mode
         return (unit * 255).round().to(torch.uint8)  # as sampling.to_uint8, but kept NCHW
 
-    return CallableSource(images, n, description=description)
+    return CallableSource(images, n, description=description, num_classes=num_classes)
+
+
+class SubsetSource(ImageSource):
+    """The images of ``parent`` at ``indices`` (e.g. one class, for intra-class FID)."""
+
+    def __init__(self, parent: ImageSource, indices: np.ndarray, tag: str):
+        self.parent, self.indices, self.tag = parent, np.asarray(indices, dtype=np.int64), tag
+        self.description = f"{parent.description} [{tag}]"
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def batches(self, start: int, stop: int, batch_size: int) -> Iterator[torch.Tensor]:
+        # runs of consecutive indices are read as ranges (a class of a sorted folder is one run)
+        wanted = self.indices[start:stop]
+        breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
+        for run in np.split(wanted, breaks):
+            if len(run):
+                yield from self.parent.batches(int(run[0]), int(run[-1]) + 1, batch_size)
+
+    def identity(self) -> dict[str, Any] | None:
+        parent = self.parent.identity()
+        if parent is None:
+            return None
+        digest = hashlib.sha256(self.indices.tobytes()).hexdigest()[:16]
+        return {**parent, "subset": self.tag, "indices": digest}
 
 
 def open_images(path: str | Path, resolution: int | None = None) -> ImageSource:
-    """An image folder or a ``.npz`` of images as an :class:`ImageSource`."""
+    """An image folder, a ``.npz`` of images, or ``cifar10-train:ROOT`` (cifar100, -test)."""
+    cifar = CIFAR_SPEC.match(str(path))
+    if cifar:
+        from nlgan.metrics.cifar import CifarSource  # lazy: it subclasses TensorSource
+
+        return CifarSource(cifar["name"], cifar["split"], cifar["root"])
     path = Path(path).expanduser()
     if path.is_dir():
         return FolderSource(path, resolution=resolution)
@@ -252,4 +381,6 @@ def open_images(path: str | Path, resolution: int | None = None) -> ImageSource:
         raise SourceError(f"{path}: no such file or folder")
     if path.suffix.lower() == ".npz":
         return NpzImageSource(path)
-    raise SourceError(f"{path}: expected an image folder or a .npz of uint8 images")
+    raise SourceError(
+        f"{path}: expected an image folder, a .npz of uint8 images or cifar10-train:ROOT"
+    )

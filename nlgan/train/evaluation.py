@@ -1,24 +1,32 @@
-"""Periodic FID / IS / KID of the EMA generator during training (``eval.every`` > 0).
+"""Periodic evaluation of the EMA generator during training (``eval.every`` > 0), and its best.
 
-The Inception network and the reference statistics are loaded once, when the trainer is built,
-so a wrong ``eval.reference`` or missing weights fail before training starts rather than at
-the first evaluation hours later. Scoring goes through :func:`nlgan.metrics.evaluate.evaluate`,
-the same code as ``nlgan fid``, so in-run and offline numbers agree. Under several processes
-every process scores its shard and all receive the same numbers.
+The backbone (FID Inception by default) and the reference are loaded once, when the trainer is
+built, so a wrong ``eval.reference`` or missing weights fail before training starts rather than
+at the first evaluation hours later. Scoring goes through :func:`nlgan.metrics.scoring.evaluate`,
+the same code as ``nlgan fid``, so in-run and offline numbers agree; the protocol record (resize,
+backbone, reference, n, seed, versions) is built once and goes to the tracker's config and into
+the best-score record. Under several processes every process scores its shard and all receive
+the same numbers.
 """
 
 from __future__ import annotations
+
+import json
+import math
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from nlgan.config import ConfigError, EvalConfig
-from nlgan.metrics.evaluate import evaluate
+from nlgan.metrics.backbones import BackboneError, load_backbone
 from nlgan.metrics.inception import load_inception
-from nlgan.metrics.reference import open_reference
+from nlgan.metrics.protocol import DEFAULT_BACKBONE, check_reference_mode, record
+from nlgan.metrics.scoring import describe, evaluate, prepare_reference
 from nlgan.metrics.sources import SourceError, generator_source
-from nlgan.metrics.stats import Stats, StatsError
+from nlgan.metrics.stats import Stats, StatsError, is_stats_file
+from nlgan.metrics.table import best_key
 from nlgan.metrics.weights import InceptionWeightsError
 
 # Fixed latents, so scores at different steps compare the same z; the same default seed as
@@ -31,27 +39,32 @@ class PeriodicEval:
 
     def __init__(self, cfg: EvalConfig, device: torch.device):
         self.cfg, self.device = cfg, device
+        self.options = {"prdc_k": cfg.prdc_k}
         try:
-            self.extractor = load_inception(cfg.inception_weights or None, device=device)
-            needs_reference = any(m in cfg.metrics for m in ("fid", "kid"))
-            self.reference = (
-                open_reference(
-                    cfg.reference,
-                    self.extractor,
-                    need_features="kid" in cfg.metrics,
-                    batch_size=cfg.batch_size,
-                )
-                if needs_reference
-                else None
+            if cfg.backbone == DEFAULT_BACKBONE:
+                weights = cfg.inception_weights or None
+                self.extractor = load_inception(weights, device=device, resize=cfg.resize)
+            else:
+                self.extractor = load_backbone(cfg.backbone, device, cfg.resize)
+            if cfg.reference and is_stats_file(cfg.reference):
+                check_reference_mode(cfg.reference, cfg.resize)
+            self.reference = prepare_reference(
+                cfg.reference or None, cfg.metrics, self.extractor, batch_size=cfg.batch_size
             )
-        except (InceptionWeightsError, SourceError, StatsError, OSError) as err:
+        except (
+            InceptionWeightsError, BackboneError, SourceError, StatsError, OSError, ValueError
+        ) as err:  # fmt: skip
             raise ConfigError(f"eval: {str(err).splitlines()[0]}") from None
-        if self.reference is not None:
+        if self.reference is not None and getattr(self.reference, "stats", None) is not None:
             _check_reference(self.reference.stats, self.extractor.feature_dim, cfg.reference)
+        self.protocol = describe(
+            cfg.metrics, cfg.n, self.extractor, self.reference, seed=EVAL_SEED, **self.options
+        )
+        self.protocol["source"] = {"kind": "generator", "path": "EMA generator", "count": cfg.n}
 
-    def __call__(self, G: nn.Module) -> dict[str, float]:
-        """``{"eval/fid": ..., ...}`` for ``cfg.n`` samples of ``G`` (latent i, class i mod K)."""
-        scores = evaluate(
+    def score(self, G: nn.Module) -> dict[str, Any]:
+        """All scores of ``cfg.n`` samples of ``G`` (latent i, class i mod K), as evaluate gives."""
+        return evaluate(
             generator_source(G, self.cfg.n, seed=EVAL_SEED, description="EMA generator"),
             self.reference,
             metrics=self.cfg.metrics,
@@ -59,8 +72,50 @@ class PeriodicEval:
             batch_size=self.cfg.batch_size,
             extractor=self.extractor,
             device=self.device,
+            **self.options,
         )
-        return {f"eval/{k}": float(v) for k, v in scores.items() if k != "n"}
+
+    def __call__(self, G: nn.Module) -> dict[str, float]:
+        """``{"eval/fid": ..., ...}``: the scalar scores of :meth:`score`, for the tracker."""
+        return scalars(self.score(G))
+
+
+def scalars(scores: dict[str, Any]) -> dict[str, float]:
+    """Tracker-ready scalars: ``eval/<key>`` for every number but n (per-class lists stay out)."""
+    return {
+        f"eval/{k}": float(v)
+        for k, v in scores.items()
+        if k != "n" and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+class BestScore:
+    """The best value of one score over a run's evaluations, as a checkpointable record."""
+
+    def __init__(self, cfg: EvalConfig, saved: dict[str, Any] | None = None):
+        self.key, self.better = best_key(cfg.metrics, cfg.best)
+        # a resumed run keeps its best unless eval.best now names another score
+        self.record = saved if saved and saved.get("metric") == self.key else None
+
+    def update(self, scores: dict[str, Any], step: int, protocol: dict[str, Any]) -> bool:
+        """Keep ``scores`` if they beat the best so far; True when they did (save best.pt)."""
+        value = float(scores[self.key])
+        if not math.isfinite(value):  # a diverged generator's score is never the best
+            return False
+        if self.record is not None:
+            best = self.record["value"]
+            if not (value < best if self.better == "lower" else value > best):
+                return False
+        # plain data only (numbers, strings, lists, dicts), so checkpoints load weights_only
+        plain = json.loads(json.dumps(record(scores, protocol)))
+        self.record = {
+            "metric": self.key,
+            "better": self.better,
+            "value": value,
+            "step": step,
+            "record": plain,
+        }
+        return True
 
 
 def _check_reference(stats: Stats, dim: int, where: str) -> None:

@@ -52,6 +52,7 @@ from nlgan.train.distributed import (
     unchanged_buffers,
 )
 from nlgan.train.ema import EMA
+from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.progress import Meter, summary
 from nlgan.train.run import prepare_run_dir
@@ -104,11 +105,12 @@ class Trainer:
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
             torch.set_num_threads(tc.cpu_threads)  # per process; see TrainConfig.cpu_threads
-        self.evaluator = None
+        self.evaluator, self.best = None, None
         if cfg.eval.every:  # first: a bad reference or missing weights fail before any work
-            from nlgan.train.evaluation import PeriodicEval  # Inception only when asked for
+            from nlgan.train.evaluation import BestScore, PeriodicEval  # Inception when asked
 
             self.evaluator = PeriodicEval(cfg.eval, acc.device)
+            self.best = BestScore(cfg.eval, state.get("eval_best") if state else None)
         self._build_models(state)
         self._build_data(state)
         # Real images per G step over all processes, for the images/s figure.
@@ -193,6 +195,9 @@ class Trainer:
         acc, tc, cfg = self.acc, self.cfg.train, self.cfg
         world = acc.num_processes
         config_dict = config_to_dict(cfg)
+        tracked = {**config_dict}
+        if self.evaluator is not None:  # how every eval/* number is measured, logged once
+            tracked["eval_protocol"] = self.evaluator.protocol
         if acc.is_main_process:
             prepare_run_dir(self.run_dir)  # writable? stale temp files of a killed save removed
             save_config(cfg, RunDir(self.run_dir).config)
@@ -201,7 +206,7 @@ class Trainer:
             cfg.log,
             self.run_dir,
             {
-                **config_dict,
+                **tracked,
                 "distributed": {
                     "num_processes": world,
                     "total_batch_size": total_batch_size(tc.batch_size, world, tc.grad_accum),
@@ -239,6 +244,7 @@ class Trainer:
             "data": position(self.batches, self.sampler.batches_per_epoch),
             "world_size": acc.num_processes,
             "tracker_run_id": self.tracker.run_id,
+            "eval_best": self.best.record if self.best is not None else None,
         }
 
     def save(self) -> Path:
@@ -273,15 +279,6 @@ class Trainer:
         save_grid(images, path, nrow=per_class)
         self.tracker.log_image("samples", path, self.step, caption=f"EMA G, step {self.step}")
         return path
-
-    def score(self, bar: tqdm) -> dict[str, float]:
-        """FID / IS / KID of the EMA generator (every process takes part), logged and shown."""
-        scores = self.evaluator(self.ema.ema)
-        self.tracker.log(scores, self.step)
-        shown = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items())
-        if self.acc.is_main_process:
-            bar.write(f"step {self.step}: {shown}")
-        return scores
 
     # ------------------------------------------------------------------ the loop
 
@@ -357,25 +354,9 @@ class Trainer:
         if tc.sample_every and step % tc.sample_every == 0:
             self.sample()
         if self.evaluator and step % self.cfg.eval.every == 0:
-            self._score_or_warn(bar)
+            score_or_warn(self, bar)
         if tc.ckpt_every and step % tc.ckpt_every == 0 and self.saved_at != step:
             self.last_checkpoint, self.saved_at = self.save(), step
-
-    def _score_or_warn(self, bar: tqdm) -> None:
-        """Score the EMA G; if that fails, checkpoint this step first, then warn and go on."""
-        try:
-            self.score(bar)
-        except (NlganError, RuntimeError, ValueError, OSError) as err:
-            if self.saved_at != self.step:
-                self.last_checkpoint, self.saved_at = self.save(), self.step
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            message = (
-                f"step {self.step}: evaluation failed ({reason}); checkpoint "
-                f"{self.last_checkpoint.name} is saved and training goes on"
-            )
-            if self.acc.is_main_process:
-                bar.write(f"warning: {message}")
-            warnings.warn(message, stacklevel=2)
 
     def _agreed_signal(self, signum: int | None) -> int:
         """The stop signal, agreed on by all processes (one may not have received it)."""

@@ -86,7 +86,7 @@ def test_saved_statistics_and_npz_images_give_the_same_fid(data, folder_fid, tmp
     with np.load(stats) as f:
         assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048)
     via_stats = _json(_run(data, data["gen"], str(stats), "--json"))
-    assert via_stats == {"n": 3, "fid": pytest.approx(folder_fid, rel=1e-6)}
+    assert (via_stats["n"], via_stats["fid"]) == (3, pytest.approx(folder_fid, rel=1e-6))
     via_npz = _json(_run(data, data["gen_npz"], data["real"], "--json"))
     assert via_npz["fid"] == pytest.approx(folder_fid, rel=1e-6)
     same = _json(_run(data, str(stats), str(stats), "--json"))  # two stats files: no network
@@ -112,13 +112,28 @@ def test_table_output_and_all_metrics(data):
         (["{stats}", "{real}", "--metrics", "is"], 2, "holds statistics"),
         (["{broken}", "{real}"], 1, "not a readable .npz file"),
         (["{missing}", "{real}"], 2, "no such file or folder"),
+        (["{gen}", "{real}", "--resolution", "0"], 2, "0: must be >= 1"),
+        (["{gen}", "{real}", "--n", "-3"], 2, "-3: must be >= 1"),
+        (["{gen}", "{real}", "--n", "0"], 2, "0: must be >= 1"),
+        (["{gen}", "{real}", "--batch-size", "0"], 2, "0: must be >= 1"),
+        (["{small_stats}", "{nan_stats}"], 1, "fid=nan: the statistics or features hold NaN/inf"),
+        (["{gen}", "--save-stats", "{stats}"], 1, "--save-stats {stats} already exists"),
+        (["{bomb}", "{real}"], 1, "skipped as a possible decompression bomb"),
     ],
 )
-def test_bad_inputs_are_one_line_errors(data, tmp_path, args, code, message):
+def test_bad_inputs_are_one_line_errors(data, tmp_path, monkeypatch, args, code, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 cut short")
     np.savez(tmp_path / "stats.npz", mu=np.zeros(2048), sigma=np.eye(2048))
+    np.savez(tmp_path / "small.npz", mu=np.zeros(8), sigma=np.eye(8))  # 8-d: FID is instant
+    np.savez(tmp_path / "nan.npz", mu=np.full(8, np.nan), sigma=np.eye(8))
+    (tmp_path / "bomb").mkdir()
+    Image.fromarray(np.zeros((1000, 1000, 3), np.uint8)).save(tmp_path / "bomb" / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # 1000 x 1000 is a "bomb" now
     paths = {
+        "nan_stats": str(tmp_path / "nan.npz"),
+        "small_stats": str(tmp_path / "small.npz"),
+        "bomb": str(tmp_path / "bomb"),
         "empty": str(tmp_path / "empty"),
         "stats": str(tmp_path / "stats.npz"),
         "broken": str(tmp_path / "broken.npz"),
@@ -126,9 +141,10 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path, args, code, message):
         **data,
     }
     result = _run(data, *[a.format(**paths) for a in args])
-    assert result.exit_code == code
+    assert result.exit_code == code, result.output
     errors = [line for line in result.output.splitlines() if "Error" in line]
-    assert len(errors) == 1 and message in errors[0], result.output
+    assert len(errors) == 1 and message.format(**paths) in errors[0], result.output
+    assert "Traceback" not in result.output
 
 
 def test_run_directory_scores_the_ema_generator(data, tmp_path):
@@ -151,4 +167,5 @@ def test_run_directory_scores_the_ema_generator(data, tmp_path):
         extractor=load_inception(data["weights"]),
         cache_dir=data["cache"],
     )
-    assert scores == {"n": 3, "fid": pytest.approx(expected["fid"], rel=1e-6)}
+    assert (scores["n"], scores["fid"]) == (3, pytest.approx(expected["fid"], rel=1e-6))
+    assert scores["protocol"]["seed"] == 0 and scores["protocol"]["source"]["kind"] == "generator"

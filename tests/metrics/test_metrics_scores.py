@@ -10,7 +10,7 @@ import torch
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from nlgan.metrics.inception_score import inception_score
+from nlgan.metrics.is_score import inception_score
 from nlgan.metrics.kid import kernel_inception_distance, mmd2_unbiased, polynomial_kernel
 
 

@@ -54,9 +54,33 @@ def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
 
 def _worker(rank: int, world: int, out_dir: str) -> None:
     join_gloo_group(rank, world, out_dir, ACCELERATE_USE_CPU="1", WANDB_MODE="disabled")
-    for sync_bn in (True, False):  # one group for both: starting processes is the slow part
-        acc = _train(rank, sync_bn, os.path.join(out_dir, f"sync_bn={sync_bn}"))
+    for sync_bn in (True, False):  # one group for all: starting processes is the slow part
+        _train(rank, sync_bn, os.path.join(out_dir, f"sync_bn={sync_bn}"))
+    acc = _stop_on_rank_1(rank, os.path.join(out_dir, "signal"))
     acc.end_training()
+
+
+def _stop_on_rank_1(rank: int, out_dir: str):
+    """SIGTERM reaches rank 1 alone, during its step 2 (a scheduler often signals one first)."""
+    import signal
+
+    from nlgan.train.loop import Trainer
+    from nlgan.train.step import GANStep
+
+    original = GANStep.__call__
+
+    def signal_rank_1(self, step, real):
+        if step == 2 and rank == 1:
+            signal.raise_signal(signal.SIGTERM)
+        return original(self, step, real)
+
+    GANStep.__call__ = signal_rank_1
+    values = {**TINY, "train": {**TINY["train"], "steps": 10}}
+    trainer = Trainer(config_from_dict(values), os.path.join(out_dir, "run"))
+    result = trainer.fit()
+    GANStep.__call__ = original
+    torch.save({"step": result.step, "signal": result.signal}, os.path.join(out_dir, f"r{rank}.pt"))
+    return trainer.acc
 
 
 def _train(rank: int, sync_bn: bool, out_dir: str):
@@ -131,6 +155,17 @@ def test_ranks_agree_on_every_weight_and_buffer(runs, sync_bn):
             assert torch.equal(value, r0["final"][net][name]), f"{net}.{name}"
     assert not any(isinstance(m, CrossReplicaBatchNorm) for m in G.modules())
     assert any(isinstance(m, _BatchNorm) for m in G.modules())
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step(runs):
+    import signal
+
+    reports = [torch.load(runs / "signal" / f"r{r}.pt", weights_only=True) for r in range(WORLD)]
+    assert reports == [{"step": 2, "signal": int(signal.SIGTERM)}] * WORLD  # rank 0 too
+    _, state = load_latest(runs / "signal" / "run")
+    assert state["step"] == 2 and len(state["rng"]) == WORLD
 
 
 def test_total_batch_size_is_per_process_times_processes_times_accumulation():

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from nlgan.metrics.distributed import all_gather_rows, all_reduce_sum, rank_and_world, shard
 from nlgan.metrics.inception import FeatureExtractor
-from nlgan.metrics.sources import ImageSource
+from nlgan.metrics.sources import ImageSource, SourceError
 from nlgan.metrics.stats import FeatureStats, Stats
 
 
@@ -26,6 +27,8 @@ class Extracted:
     stats: Stats | None  # mean / covariance of the pool features
     features: torch.Tensor | None  # [n, d] float32 on the CPU, in index order
     logits: torch.Tensor | None  # [n, K] float32 on the CPU, in index order
+    labels: np.ndarray | None = None  # [n] int64 class of every sample (intra-class FID)
+    device: str = "cpu"  # where the extractor ran; heavy metrics (PRDC) compute there too
 
 
 def extract(
@@ -38,12 +41,24 @@ def extract(
     logits: bool = False,
     group: dist.ProcessGroup | None = None,
     progress: bool = False,
+    labels: bool = False,
 ) -> Extracted:
     """Run ``extractor`` over images [0, n) of ``source`` (split across processes)."""
     n = len(source) if n is None else n
     if n < 1 or batch_size < 1:
         raise ValueError(f"n={n} and batch_size={batch_size} must both be >= 1")
     source.check_length(n)
+    if logits and not extractor.num_logits:
+        raise ValueError(
+            f"{extractor.identity} has no class logits, so IS cannot be computed with it; "
+            "use --backbone inception for IS"
+        )
+    classes = source.labels() if labels else None
+    if labels and classes is None:
+        raise SourceError(
+            f"{source.description}: iFID needs the class of every generated image: score a "
+            "conditional run, a folder with one sub-folder per class, or a .npz with 'labels'"
+        )
     rank, world = rank_and_world(group)
     start, stop = shard(n, rank, world)
     device = extractor.device
@@ -54,7 +69,7 @@ def extract(
     kept_logits: list[torch.Tensor] = []
     with tqdm(
         total=stop - start,
-        desc=f"Inception features ({source.description})",
+        desc=f"features ({source.description})",
         unit="img",
         disable=not progress or rank != 0,
         leave=False,
@@ -77,6 +92,8 @@ def extract(
         stats=result_stats,
         features=_gather(kept_features, extractor.feature_dim, device, group) if features else None,
         logits=_gather(kept_logits, extractor.num_logits, device, group) if logits else None,
+        labels=classes[:n].copy() if classes is not None else None,
+        device=str(sums_device),
     )
 
 
