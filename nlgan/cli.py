@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("nlgan.commands.sample", "Sample grids, folders or .npz arrays from a trained G."),
     "attention": ("nlgan.commands.attention", "Draw where G's self-attention layers look."),
     "export": ("nlgan.commands.export", "Export the EMA generator to safetensors + config."),
+    "prepare": ("nlgan.commands.prepare", "Decode and resize an image folder once into a .npy."),
 }
 
 

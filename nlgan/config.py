@@ -141,17 +141,17 @@ class ModelConfig:
 class DataConfig:
     """Where training images come from. Image size and channels follow the model config."""
 
-    name: str = "digits"  # digits | folder | cifar10 | cifar100
+    name: str = "digits"  # digits | folder | npy (nlgan prepare) | cifar10 | cifar100
     root: str = ""  # image folder, or the CIFAR root that holds cifar-10-batches-py/
     download: bool = False  # CIFAR only: download into root when missing (needs internet)
     hflip: bool = False  # random horizontal flips (off for digits: flipped digits are wrong)
     num_workers: int = 0
 
     def __post_init__(self) -> None:
-        _check_choice("data.name", self.name, ("digits", "folder", "cifar10", "cifar100"))
+        _check_choice("data.name", self.name, ("digits", "folder", "npy", "cifar10", "cifar100"))
         _check(
-            self.name not in ("folder",) or bool(self.root),
-            "data.root is empty: data.name=folder needs --set data.root=PATH",
+            self.name not in ("folder", "npy") or bool(self.root),
+            f"data.root is empty: data.name={self.name} needs --set data.root=PATH",
         )
         _check(self.num_workers >= 0, "data.num_workers must be >= 0")
 

@@ -139,10 +139,15 @@ class ImageFolder(Dataset):
                     warnings.warn(f"training data: {err}; using the next image", stacklevel=2)
         raise DataError(f"none of the {len(self.files)} images decodes any more")
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+    def uint8_image(self, index: int) -> tuple[np.ndarray, int]:
+        """The image at ``index`` resized and cropped, uint8 ``[R, R, C]``, and the index used."""
         img, index = self._load(index)
         img = _resize_crop(img, self.resolution)
-        array = np.asarray(img, dtype=np.uint8).reshape(self.resolution, self.resolution, -1)
+        r = self.resolution
+        return np.asarray(img, dtype=np.uint8).reshape(r, r, -1), index
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        array, index = self.uint8_image(index)
         x = torch.from_numpy(array.copy()).permute(2, 0, 1)  # [H, W, C] -> [C, H, W]
         return _to_model_range(x, self.channels, self.hflip), self.labels[index]
 
@@ -289,6 +294,19 @@ def build_dataset(data: DataConfig, model: ModelConfig) -> TensorImages | ImageF
         return build_digits(model, data.hflip)
     if data.name == "folder":
         return build_image_folder(data.root, model, data.hflip)
+    if data.name == "npy":
+        from nlgan.data_cache import NpyImages
+
+        dataset = NpyImages(data.root, model, data.hflip)
+        if model.num_classes > 0 and dataset.num_classes != model.num_classes:
+            raise DataError(
+                f"data.root={data.root!r} has {dataset.num_classes} classes but "
+                f"model.num_classes={model.num_classes} (set model.num_classes="
+                f"{dataset.num_classes})"
+            )
+        return dataset
     if data.name in _CIFAR:
         return build_cifar(data.name, data.root, model, data.download, data.hflip)
-    raise DataError(f"data.name={data.name!r}: choose one of digits, folder, cifar10, cifar100")
+    raise DataError(
+        f"data.name={data.name!r}: choose one of digits, folder, npy, cifar10, cifar100"
+    )
