@@ -45,8 +45,13 @@ PEAK_TFLOPS = {
 # Widths and batch per preset: the paper-scale ones on CUDA, scaled down on a CPU.
 SIZES = {
     "cifar10_sagan": {"cuda": (64, 64), "cpu": (16, 16)},
+    "imagenet64_sagan": {"cuda": (64, 128), "cpu": (8, 8)},
     "imagenet128_sagan": {"cuda": (64, 256), "cpu": (8, 4)},
 }
+# Not a shipped preset: the 128 px one at 64 px (BigGAN-PyTorch's 64 px table, attention at 32).
+DERIVED = {"imagenet64_sagan": ("imagenet128_sagan", {"resolution": 64, "arch": "biggan",
+                                                       "g_attn_resolutions": (32,),
+                                                       "d_attn_resolutions": (32,)})}  # fmt: skip
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Side:
     embed: object  # labels -> what G takes as its class input
     opt_G: torch.optim.Optimizer | None = None
     opt_D: torch.optim.Optimizer | None = None
+    memory_format: torch.memory_format = torch.contiguous_format
 
 
 def nlgan_side(model) -> Side:
@@ -95,7 +101,8 @@ def bench_model(preset: str, device: str, width: int | None):
     D attention there, to compare the same network."""
     from nlgan.config import load_preset
 
-    model = load_preset(preset, ["data.root=unused"]).model
+    base, changes = DERIVED.get(preset, (preset, {}))
+    model = replace(load_preset(base, ["data.root=unused"]).model, **changes)
     ch = width or SIZES[preset]["cuda" if device.startswith("cuda") else "cpu"][0]
     model = replace(model, g_ch=ch, d_ch=ch)
     if model.resolution == 32:
@@ -106,6 +113,7 @@ def bench_model(preset: str, device: str, width: int | None):
 def iteration(side: Side, z, y, real, d_steps: int, autocast) -> None:
     """d_steps D updates and one G update, hinge loss, one D forward on cat([fake, real])."""
     G, D = side.G, side.D
+    real = real.contiguous(memory_format=side.memory_format)  # as the loader's batch arrives
     for _ in range(d_steps):
         with autocast():
             with torch.no_grad():
@@ -125,14 +133,25 @@ def iteration(side: Side, z, y, real, d_steps: int, autocast) -> None:
     D.requires_grad_(True)
 
 
-def prepare(side: Side, device: str, compile_: bool) -> Side:
-    """Move to the device, optionally compile, and give each network its Adam."""
-    side.G.to(device).train()
-    side.D.to(device).train()
-    side.opt_G = torch.optim.Adam(side.G.parameters(), lr=1e-4, betas=(0.0, 0.999))
-    side.opt_D = torch.optim.Adam(side.D.parameters(), lr=4e-4, betas=(0.0, 0.999))
+def prepare(side: Side, device: str, compile_: bool, channels_last: bool = False) -> Side:
+    """Move to the device, optionally compile, and give each network its Adam.
+
+    nlgan's side gets what ``nlgan train`` uses (``nlgan.train.build``: channels-last unless
+    ``--no-channels-last``, fused Adam where available); BigGAN-PyTorch's side gets its own
+    training set-up (contiguous tensors, plain ``torch.optim.Adam``).
+    """
+    from nlgan.train.build import adam, memory_format
+
+    fmt = memory_format(channels_last)
+    side.G.to(device, memory_format=fmt).train()
+    side.D.to(device, memory_format=fmt).train()
+    make = (lambda p, lr: adam(p, lr, (0.0, 0.999), torch.device(device))) if side.name == \
+        "nlgan" else (lambda p, lr: torch.optim.Adam(p, lr=lr, betas=(0.0, 0.999)))  # fmt: skip
+    side.opt_G, side.opt_D = make(side.G.parameters(), 1e-4), make(side.D.parameters(), 4e-4)
     if compile_:
-        side.G, side.D = torch.compile(side.G), torch.compile(side.D)
+        side.G.compile()
+        side.D.compile()
+    side.memory_format = fmt
     return side
 
 
@@ -215,7 +234,10 @@ def measure(args, preset: str) -> dict:
         torch.manual_seed(0)
         sides.append(biggan_side(Path(args.biggan).expanduser(), model))
     params = {s.name: [sum(p.numel() for p in n.parameters()) for n in (s.G, s.D)] for s in sides}
-    sides = [prepare(s, device, args.compile) for s in sides]
+    sides = [
+        prepare(s, device, args.compile, s.name == "nlgan" and not args.no_channels_last)
+        for s in sides
+    ]
     inputs = make_inputs(batch, model.z_dim, model, device)
     times: dict[str, list[float]] = {s.name: [] for s in sides}
     for side in sides:  # warm-up: compilation, allocator, first-call overheads
@@ -233,6 +255,7 @@ def measure(args, preset: str) -> dict:
         "preset": preset, "resolution": model.resolution, "width": model.g_ch, "batch": batch,
         "device": torch.cuda.get_device_name(device) if dev_type == "cuda" else "cpu",
         "precision": args.precision, "compile": args.compile, "d_steps": args.d_steps,
+        "nlgan_channels_last": not args.no_channels_last,
         "parameters": params, "s_per_iter": {k: statistics.median(v) for k, v in times.items()},
     }  # fmt: skip
     result["img_per_s"] = {k: batch * args.d_steps / v for k, v in result["s_per_iter"].items()}
@@ -287,11 +310,12 @@ def print_table(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Parse options, measure each preset, print the table (and JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="cifar10_sagan,imagenet128_sagan")
+    parser.add_argument("--presets", default="cifar10_sagan,imagenet64_sagan,imagenet128_sagan")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--biggan", default=None, help="folder with BigGAN-PyTorch's BigGAN.py")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--compile", action="store_true", help="torch.compile both sides' G, D")
+    parser.add_argument("--no-channels-last", action="store_true", help="nlgan side contiguous")
     parser.add_argument("--width", type=int, default=None, help="g_ch = d_ch [preset default]")
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--d-steps", type=int, default=1)

@@ -29,11 +29,13 @@ class EMA:
         """Fold ``model`` in after G step ``step`` (1-based); before ``start`` copy it outright."""
         weight = 1.0 - self.decay if step >= self.start else 1.0
         src = dict(model.named_parameters())
-        for name, p_ema in self.ema.named_parameters():
-            p_ema.lerp_(src[name].detach().to(p_ema.dtype), weight)
+        pairs = [(p, src[name].detach()) for name, p in self.ema.named_parameters()]
+        ema_params = [p for p, _ in pairs]
+        # One fused kernel per dtype/device for all parameters, not one per parameter.
+        torch._foreach_lerp_(ema_params, [q.to(p.dtype) for p, q in pairs], weight)
         src_buffers = dict(model.named_buffers())
-        for name, b_ema in self.ema.named_buffers():
-            b_ema.copy_(src_buffers[name])
+        ema_buffers = [b for _, b in self.ema.named_buffers()]
+        torch._foreach_copy_(ema_buffers, [src_buffers[n] for n, _ in self.ema.named_buffers()])
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged model's state dict (what checkpoints store as ``G_ema``)."""

@@ -13,7 +13,6 @@ Ctrl-C finishes the current step, saves a checkpoint and returns with ``interrup
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 import warnings
@@ -39,19 +38,17 @@ from nlgan.config import Config, config_to_dict, save_config
 from nlgan.data import DataError, build_dataset
 from nlgan.errors import NlganError
 from nlgan.losses import losses_for
-from nlgan.models import Discriminator, Generator
 from nlgan.rundir import RunDir
 from nlgan.sampling import class_grid, save_grid
 from nlgan.tracking import Tracker, resolve_mode
+from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
     broadcast_buffers,
     check_launch,
     describe_batch,
-    sync_batchnorm,
     total_batch_size,
     unchanged_buffers,
 )
-from nlgan.train.ema import EMA
 from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.progress import Meter, summary
@@ -125,27 +122,7 @@ class Trainer:
 
     def _build_models(self, state: dict[str, Any] | None) -> None:
         """G, D, EMA G and optimisers, restored from ``state`` and prepared by accelerate."""
-        acc, tc, cfg = self.acc, self.cfg.train, self.cfg
-        seed_everything(tc.seed)  # common seed: identical initial weights on every process
-        G, D = Generator(cfg.model), Discriminator(cfg.model)
-        self.ema = EMA(G, tc.ema_decay, tc.ema_start)
-        if state:
-            G.load_state_dict(state["G"])
-            D.load_state_dict(state["D"])
-            self.ema.load_state_dict(state["G_ema"])
-        # Cross-replica BN on several processes (names unchanged; EMA keeps plain BN).
-        G = sync_batchnorm(G, acc.num_processes, tc.sync_bn, acc.device)
-        D = sync_batchnorm(D, acc.num_processes, tc.sync_bn, acc.device)
-        self.ema.ema.to(acc.device)
-        betas = (tc.beta1, tc.beta2)
-        opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=betas)
-        opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=betas)
-        self.G, self.D, self.opt_G, self.opt_D = acc.prepare(G, D, opt_G, opt_D)
-        if state:
-            self.opt_G.load_state_dict(state["opt_G"])
-            self.opt_D.load_state_dict(state["opt_D"])
-            if acc.scaler is not None and state.get("scaler"):
-                acc.scaler.load_state_dict(state["scaler"])
+        self.G, self.D, self.ema, self.opt_G, self.opt_D = build_networks(self.cfg, self.acc, state)
 
     def _build_data(self, state: dict[str, Any] | None) -> None:
         """Per-process RNGs, the resumable sampler and loader, and the GAN step."""
@@ -188,6 +165,7 @@ class Trainer:
             tc.batch_size,
             tc.d_steps_per_g_step,
             conditional=cfg.model.num_classes > 0,
+            memory_format=memory_format(tc.channels_last),
         )
 
     def _build_tracking(self, state: dict[str, Any] | None) -> None:
@@ -282,22 +260,39 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
 
-    def _check(self, losses: dict[str, torch.Tensor], stop: StopRequest) -> tuple[dict, bool]:
-        """Average losses over processes; fail on a non-finite one; agree on stopping."""
-        keys = list(losses)
-        flags = torch.stack([*(losses[k].float() for k in keys)])
-        flags = torch.cat([flags, torch.tensor([float(stop.requested)], device=flags.device)])
-        flags = self.acc.reduce(flags, reduction="mean").tolist()  # one sync per step
-        values = dict(zip(keys, flags[:-1], strict=True))
-        if not all(math.isfinite(v) for v in values.values()):
-            shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
-            last = self.last_checkpoint.name if self.last_checkpoint else "none yet"
-            raise TrainingDiverged(
-                f"step {self.step + 1}: loss is not finite ({shown}); training stopped without "
-                f"saving, the last good checkpoint is {last} (try lower train.lr_d / train.lr_g "
-                "or train.mixed_precision=no)"
-            )
-        return values, flags[-1] > 0
+    def _stop_agreed(self, stop: StopRequest) -> bool:
+        """Whether any process was asked to stop (a small collective only with several)."""
+        if self.acc.num_processes == 1:
+            return stop.requested  # a Python bool: no device sync
+        flag = torch.tensor([float(stop.requested)], device=self.acc.device)
+        return float(self.acc.reduce(flag, reduction="sum")) > 0
+
+    def _verify(self, meter: Meter) -> None:
+        """Before anything is written: stop if a loss was not finite since the last check."""
+        bad = meter.first_nonfinite()
+        if bad is None:
+            return
+        step, values = bad
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+        last = self.last_checkpoint.name if self.last_checkpoint else "none yet"
+        raise TrainingDiverged(
+            f"step {step}: loss is not finite ({shown}); training stopped without saving, the "
+            f"last good checkpoint is {last} (try lower train.lr_d / train.lr_g or "
+            "train.mixed_precision=no)"
+        )
+
+    def _meter(self) -> Meter:
+        """Loss sums on the device; means and maxima over processes when read."""
+        acc = self.acc
+
+        def maximum(t: torch.Tensor) -> torch.Tensor:
+            if acc.num_processes > 1:
+                import torch.distributed as dist
+
+                dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            return t
+
+        return Meter(self.images_per_step, lambda t: acc.reduce(t, reduction="mean"), maximum)
 
     def fit(self) -> FitResult:
         """Train until ``train.steps`` G steps; checkpoint, sample and log on the way.
@@ -310,7 +305,7 @@ class Trainer:
         real = self._real_batches()
         bar = tqdm(total=tc.steps, initial=self.step, disable=not self.acc.is_main_process,
                    desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
-        meter, t0 = Meter(self.images_per_step), time.perf_counter()
+        meter, t0 = self._meter(), time.perf_counter()
         self.saved_at, stop_now = -1, False
         self.G.train()
         self.D.train()
@@ -322,11 +317,12 @@ class Trainer:
                     # evaluation and checkpoints see rank 0's buffers on every rank.
                     broadcast_buffers(self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
-                    values, stop_now = self._check(losses, stop)
+                    meter.add(losses, self.step + 1)  # on the device: no sync per step
+                    stop_now = self._stop_agreed(stop)
                     self.step += 1
-                    meter.add(values)
                     bar.update(1)
                     self._periodic(meter, bar)
+                self._verify(meter)
                 if self.saved_at != self.step:
                     self.last_checkpoint = self.save()  # a second signal here aborts cleanly
                 if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
@@ -343,6 +339,9 @@ class Trainer:
     def _periodic(self, meter: Meter, bar: tqdm) -> None:
         """Log, sample, evaluate and checkpoint when the step calls for it."""
         tc, step = self.cfg.train, self.step
+        every = (tc.log_every, tc.sample_every, tc.ckpt_every, self.cfg.eval.every)
+        if any(n and step % n == 0 for n in every):
+            self._verify(meter)  # never log, sample, score or save a diverged model
         if tc.log_every and step % tc.log_every == 0:
             G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
             scalars = meter.scalars(G, D, self.opt_G, self.opt_D)

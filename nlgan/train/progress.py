@@ -4,28 +4,58 @@ progress bar's summary of them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from nlgan.models import attention_gammas
 from nlgan.nn.spectral import spectral_sigmas
 
 
 class Meter:
-    """Sums the per-step mean losses between two log steps, then turns them into scalars."""
+    """Sums the per-step losses on the device (no host sync per step) and watches for the first
+    non-finite one; read back only when logging, saving, sampling or evaluating."""
 
-    def __init__(self, images_per_step: int):
+    def __init__(
+        self,
+        images_per_step: int,
+        mean: Callable[[Tensor], Tensor] = lambda t: t,
+        maximum: Callable[[Tensor], Tensor] = lambda t: t,
+    ):
         self.images_per_step = images_per_step
-        self.sums: dict[str, float] = {}
+        self.mean, self.maximum = mean, maximum  # reductions over processes
+        self.keys: list[str] = []
+        self.sums: Tensor | None = None
+        self.bad_step: Tensor | None = None  # first step whose losses were not finite; 0 = none
+        self.bad_values: Tensor | None = None
         self.steps = 0
         self.since = time.perf_counter()
 
-    def add(self, values: dict[str, float]) -> None:
-        """Count one step's (process-averaged) losses."""
-        for k, v in values.items():
-            self.sums[k] = self.sums.get(k, 0.0) + v
+    def add(self, losses: dict[str, Tensor], step: int) -> None:
+        """Count step ``step``'s losses, all on the device."""
+        if not self.keys:
+            self.keys = list(losses)
+        values = torch.stack([losses[k].detach().float() for k in self.keys])  # [k]
+        if self.sums is None or self.bad_step is None:
+            self.sums = torch.zeros_like(values)
+            self.bad_step = torch.zeros((), dtype=torch.long, device=values.device)
+            self.bad_values = torch.zeros_like(values)
+        self.sums = self.sums + values
+        newly = (self.bad_step == 0) & ~torch.isfinite(values).all()
+        self.bad_step = torch.where(newly, step, self.bad_step)
+        self.bad_values = torch.where(newly, values, self.bad_values)
         self.steps += 1
+
+    def first_nonfinite(self) -> tuple[int, dict[str, float]] | None:
+        """The first step (on any process) whose losses were not finite, with them; or None."""
+        if self.bad_step is None:
+            return None
+        step = int(self.maximum(self.bad_step.clone()))  # one sync, only when asked
+        if step == 0:
+            return None
+        values = self.bad_values.tolist()
+        return step, dict(zip(self.keys, values, strict=True))
 
     def scalars(
         self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer
@@ -33,7 +63,10 @@ class Meter:
         """Mean losses, learning rates, images/s, largest SN sigma and attention gammas; resets."""
         now = time.perf_counter()
         n = max(self.steps, 1)
-        out = {f"loss/{k.removeprefix('loss_')}": v / n for k, v in self.sums.items()}
+        sums = self.mean(self.sums).tolist() if self.sums is not None else []
+        out = {
+            f"loss/{k.removeprefix('loss_')}": v / n for k, v in zip(self.keys, sums, strict=True)
+        }
         out["lr/g"] = opt_G.param_groups[0]["lr"]
         out["lr/d"] = opt_D.param_groups[0]["lr"]
         out["images_per_s"] = self.steps * self.images_per_step / max(now - self.since, 1e-9)
@@ -44,7 +77,8 @@ class Meter:
             # "Does attention do anything?": gamma = 0 means the layer is still the identity.
             for size, gamma in attention_gammas(model).items():
                 out[f"attn_gamma/{name}{size}"] = gamma
-        self.sums, self.steps, self.since = {}, 0, now
+        self.sums = torch.zeros_like(self.sums) if self.sums is not None else None
+        self.steps, self.since = 0, now
         return out
 
 

@@ -65,6 +65,7 @@ class GANStep:
         batch_size: int,
         d_steps_per_g_step: int = 1,
         conditional: bool = True,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ):
         self.acc, self.G, self.D = accelerator, G, D
         self.opt_G, self.opt_D = opt_G, opt_D
@@ -72,6 +73,7 @@ class GANStep:
         self.latents = latents
         self.batch_size = batch_size
         self.d_steps = d_steps_per_g_step
+        self.memory_format = memory_format  # real images in the layout G's convolutions use
         # In the G step D is frozen and called without its DDP wrapper: D gets no gradients
         # then, and DDP would otherwise wait for them at the next reduction.
         self.D_frozen = accelerator.unwrap_model(D)
@@ -94,7 +96,8 @@ class GANStep:
         total = torch.zeros((), device=self.acc.device)
         for z, y_fake in self._micro_batches(step, phase):
             x_real, y_real = next(real)
-            x_real = x_real.to(self.acc.device, non_blocking=True)
+            x_real = x_real.to(self.acc.device, non_blocking=True,
+                               memory_format=self.memory_format)  # fmt: skip
             y_real = self.real_labels(y_real.to(self.acc.device, non_blocking=True))
             with self.acc.accumulate(self.G, self.D):
                 with torch.no_grad():
