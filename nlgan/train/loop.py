@@ -151,6 +151,7 @@ class Trainer:
             batch_sampler=self.sampler,
             num_workers=cfg.data.num_workers,
             pin_memory=acc.device.type == "cuda",
+            prefetch_factor=4 if cfg.data.num_workers else None,  # decode ahead of the step
             # Its own generator: creating the iterator must not consume the global RNG.
             generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
         )
