@@ -56,5 +56,12 @@ def main() -> None:
     """nlgan: non-local (self-attention) GANs — train, sample and evaluate."""
 
 
+def run(args: list[str] | None = None, prog_name: str | None = None) -> None:
+    """The ``nlgan`` program (console script, ``python -m nlgan.cli``, train.py / sample.py):
+    ``main`` with the knowledge that this process belongs to nlgan alone, so commands may do what
+    only a whole process may (e.g. ignore late signals on the way out)."""
+    main(args=args, prog_name=prog_name, obj={"owns_process": True})
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -42,7 +42,7 @@ def command(
     # Heavy imports here, so that `nlgan train --help` stays instant.
     from nlgan.errors import NlganError
     from nlgan.train.distributed import launched_rank
-    from nlgan.train.interrupt import Abort, exit_code, signal_name
+    from nlgan.train.interrupt import Abort, exit_code, ignore_stop_signals, signal_name
     from nlgan.train.loop import Trainer
     from nlgan.train.run import new_run, resume_run
 
@@ -72,6 +72,8 @@ def command(
     except NlganError as err:
         raise click.ClickException(str(err)) from None
     except (Abort, KeyboardInterrupt) as err:
+        if (click.get_current_context().obj or {}).get("owns_process"):
+            ignore_stop_signals()  # leaving: a third signal must not interrupt the report
         signum = err.signum if isinstance(err, Abort) else int(signal.SIGINT)
         if launched_rank() == 0:
             last = trainer.last_checkpoint if trainer is not None else None
@@ -83,6 +85,8 @@ def command(
                 err=True,
             )
         raise click.exceptions.Exit(exit_code(signum)) from None
+    if result.interrupted and (click.get_current_context().obj or {}).get("owns_process"):
+        ignore_stop_signals()  # the checkpoint is written: a late signal must not abort the exit
     if not trainer.acc.is_main_process:
         if result.interrupted:
             raise click.exceptions.Exit(exit_code(result.signal))

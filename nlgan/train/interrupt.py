@@ -85,3 +85,12 @@ class StopRequest:
             # None: a handler installed outside Python, which cannot be put back; use the default.
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}
+
+
+def ignore_stop_signals() -> None:
+    """For a process on its way out after a clean stop: its checkpoint is written, so a late
+    second signal must not interrupt the exit with a traceback. Only for the ``nlgan`` process
+    itself (never in-process callers, whose handlers must come back)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
