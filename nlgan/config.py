@@ -59,6 +59,12 @@ class ModelConfig:
     g_attn_resolutions: tuple[int, ...] = (16,)  # feature-map sizes with self-attention in G
     d_attn_resolutions: tuple[int, ...] = (16,)  # ... and in D (independently)
     shared_dim: int = 0  # > 0: BigGAN shared class embedding of this size feeds G's CBN
+    shared_sn: bool = True  # spectral norm on that embedding (with g_sn); BigGAN keeps it plain
+    # D blocks (1-based, StudioGAN's attn_d_loc) followed by self-attention, besides
+    # d_attn_resolutions: for places a size cannot name, e.g. the second 8x8 block.
+    d_attn_blocks: tuple[int, ...] = ()
+    # D blocks add ReLU(x) as their shortcut, as StudioGAN's in-place ReLU makes its D do.
+    d_relu_shortcut: bool = False
     hier: bool = False  # BigGAN hierarchical latent: a chunk of z per G block joins the CBN input
     init: str = "ortho"  # ortho | N02 | xavier
     g_sn: bool = True  # spectral norm in G (SAGAN puts it in both networks)
@@ -120,6 +126,13 @@ class ModelConfig:
                     f"(model.{net}_ch={getattr(self, net + '_ch')} x multiplier); self-attention "
                     f"needs a multiple of 8 (raise model.{net}_ch)",
                 )
+        d_widths = d_block_widths(r, self.d_ch, self.arch)
+        for b in self.d_attn_blocks:
+            _check(
+                1 <= b <= len(d_widths) and d_widths[b - 1] % 8 == 0,
+                f"model.d_attn_blocks=[{b}]: the {r}x{r} discriminator's blocks 1..{len(d_widths)} "
+                f"have widths {d_widths}; self-attention needs a width that is a multiple of 8",
+            )
         params = estimate_parameters(r, self.g_ch, self.d_ch, self.z_dim, self.num_classes,
                                      self.img_channels, self.arch)  # fmt: skip
         _check(
@@ -141,14 +154,15 @@ class ModelConfig:
 class DataConfig:
     """Where training images come from. Image size and channels follow the model config."""
 
-    name: str = "digits"  # digits | folder | cifar10 | cifar100
+    # digits | folder | cifar10 | cifar100 | none (imported weights, no training data named)
+    name: str = "digits"
     root: str = ""  # image folder, or the CIFAR root that holds cifar-10-batches-py/
     download: bool = False  # CIFAR only: download into root when missing (needs internet)
     hflip: bool = False  # random horizontal flips (off for digits: flipped digits are wrong)
     num_workers: int = 0
 
     def __post_init__(self) -> None:
-        _check_choice("data.name", self.name, ("digits", "folder", "cifar10", "cifar100"))
+        _check_choice("data.name", self.name, ("digits", "folder", "cifar10", "cifar100", "none"))
         _check(
             self.name not in ("folder",) or bool(self.root),
             "data.root is empty: data.name=folder needs --set data.root=PATH",
