@@ -195,12 +195,18 @@ class TrainConfig:
     # torch CPU threads per process (0 = torch's default). On a shared CPU, 1 avoids OpenMP
     # threads spinning against other processes, which made small models ~10x slower here.
     cpu_threads: int = 0
+    # Fine-tuning: G, D and EMA G from a run dir or checkpoint (fresh optimisers, step 0); class
+    # tables of another size start afresh with init_classes=reinit; FreezeD fixes D's first K.
+    init_from: str = ""
+    init_classes: str = "keep"  # keep | reinit
+    freeze_d_blocks: int = 0
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
             _check(getattr(self, key) > 0, f"train.{key} must be > 0")
-        for key in ("ckpt_every", "sample_every", "log_every", "ema_start"):
+        for key in ("ckpt_every", "sample_every", "log_every", "ema_start", "freeze_d_blocks"):
             _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = never / from start)")
+        _check_choice("train.init_classes", self.init_classes, ("keep", "reinit"))
         _check(self.cpu_threads >= 0, "train.cpu_threads must be >= 0 (0 = torch's default)")
         _check_choice("train.loss", self.loss, ("hinge", "nonsat"))
         _check_choice("train.mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))

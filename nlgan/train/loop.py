@@ -52,6 +52,7 @@ from nlgan.train.distributed import (
     unchanged_buffers,
 )
 from nlgan.train.ema import EMA
+from nlgan.train.finetune import freeze_d_blocks, init_from_weights
 from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.progress import Meter, summary
@@ -129,10 +130,16 @@ class Trainer:
         seed_everything(tc.seed)  # common seed: identical initial weights on every process
         G, D = Generator(cfg.model), Discriminator(cfg.model)
         self.ema = EMA(G, tc.ema_decay, tc.ema_start)
+        self.init_record = state.get("init_from") if state else None
         if state:
             G.load_state_dict(state["G"])
             D.load_state_dict(state["D"])
             self.ema.load_state_dict(state["G_ema"])
+        elif tc.init_from:  # fine-tuning: weights from elsewhere, fresh optimisers, step 0
+            self.init_record = init_from_weights(cfg, G, D, self.ema)
+            acc.print(f"starting from {self.init_record['source']} (its step "
+                      f"{self.init_record['step']}) with fresh optimisers at step 0")  # fmt: skip
+        freeze_d_blocks(D, tc.freeze_d_blocks)  # before DDP wraps D: frozen stays out of it
         # Cross-replica BN on several processes (names unchanged; EMA keeps plain BN).
         G = sync_batchnorm(G, acc.num_processes, tc.sync_bn, acc.device)
         D = sync_batchnorm(D, acc.num_processes, tc.sync_bn, acc.device)
@@ -198,6 +205,8 @@ class Trainer:
         tracked = {**config_dict}
         if self.evaluator is not None:  # how every eval/* number is measured, logged once
             tracked["eval_protocol"] = self.evaluator.protocol
+        if self.init_record:
+            tracked["init_from"] = self.init_record
         if acc.is_main_process:
             prepare_run_dir(self.run_dir)  # writable? stale temp files of a killed save removed
             save_config(cfg, RunDir(self.run_dir).config)
@@ -245,6 +254,7 @@ class Trainer:
             "world_size": acc.num_processes,
             "tracker_run_id": self.tracker.run_id,
             "eval_best": self.best.record if self.best is not None else None,
+            "init_from": self.init_record,
         }
 
     def save(self) -> Path:
