@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("nlgan.commands.sample", "Sample grids, folders or .npz arrays from a trained G."),
     "attention": ("nlgan.commands.attention", "Draw where G's self-attention layers look."),
     "export": ("nlgan.commands.export", "Export the EMA generator to safetensors + config."),
+    "import": (
+        "nlgan.commands.importer",
+        "Import BigGAN-PyTorch or StudioGAN weights as an nlgan run.",
+    ),
 }
 
 
