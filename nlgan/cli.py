@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nlgan.commands.importer",
         "Import BigGAN-PyTorch or StudioGAN weights as an nlgan run.",
     ),
+    "push": ("nlgan.commands.push", "Share a run's generator on the Hugging Face Hub."),
 }
 
 
