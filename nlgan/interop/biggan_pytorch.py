@@ -136,7 +136,7 @@ def check_options(src: dict[str, Any], found: dict[str, Any]) -> None:
             raise InteropError(f"BigGAN-PyTorch option not supported by the importer: {what}")
     if src.get("G_param", "SN") not in ("SN", found["G_param"]):
         raise InteropError(f"G_param={src['G_param']}: G.pth's layers say {found['G_param']}")
-    attn_d = [int(a) for a in str(src.get("D_attn", "")).split("_") if a] if src else None
+    attn_d = [int(a) for a in str(src["D_attn"]).split("_") if a] if "D_attn" in src else None
     claims = {
         "resolution": src.get("resolution"),
         "G_ch": src.get("G_ch"),
@@ -147,7 +147,9 @@ def check_options(src: dict[str, Any], found: dict[str, Any]) -> None:
         "shared_dim": (src.get("shared_dim") or src.get("dim_z")) if found["G_shared"] else None,
         "dim_z": _chunked(src, found) if "dim_z" in src else None,
         "G_attn": _attn(src["G_attn"], found["resolution"]) if "G_attn" in src else None,
-        "D_attn_blocks": _d_attn(attn_d, found["resolution"]) if attn_d and "D" in found else None,
+        "D_attn_blocks": _d_attn(attn_d, found["resolution"])
+        if attn_d is not None and "D_ch" in found
+        else None,
     }
     for key, claimed in claims.items():
         if claimed is not None and claimed != found.get(key):
@@ -277,7 +279,12 @@ def import_biggan_pytorch(
     states, info = read_folder(folder, suffix)
     src = dict(info.get("config") or {})
     src.update(overrides or {})
-    found = infer_structure(states)
+    try:
+        found = infer_structure(states)
+    except (KeyError, AttributeError, IndexError, ValueError) as err:
+        raise InteropError(
+            f"{folder}: the .pth files are not BigGAN-PyTorch G / D state dicts (no {err})"
+        ) from None
     check_options(src, found)
     model = model_config(src, found)
     data = DataConfig(name=_DATA.get(src.get("dataset", ""), "none"))

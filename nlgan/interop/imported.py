@@ -12,7 +12,6 @@ from. ``nlgan sample / attention / fid / export`` read it like any run;
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +116,6 @@ def write_run(imported: Imported, out: str | Path, overrides: tuple[str, ...] = 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InteropError(f"--out {out}: already exists and is not empty; choose a new folder")
     cfg = apply_run_overrides(imported.config, overrides)
-    if dataclasses.asdict(cfg.model) != dataclasses.asdict(imported.config.model):
-        raise InteropError("the model section of an import cannot be overridden")
     state = checkpoint_state(imported, cfg)
     layout = RunDir(out)
     layout.checkpoints.mkdir(parents=True, exist_ok=True)

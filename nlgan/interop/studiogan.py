@@ -117,8 +117,12 @@ def _layout(entries: list[tuple[str, int]]) -> tuple[list[int], dict[int, int]]:
     return blocks, attention
 
 
-def _weight(state: dict, prefix: str) -> torch.Tensor:
-    return state.get(f"{prefix}.weight_orig", state.get(f"{prefix}.weight"))
+def _weight(state: dict, prefix: str, required: bool = True) -> torch.Tensor | None:
+    """A layer's raw weight (spectral-normed or not); KeyError names it when required."""
+    weight = state.get(f"{prefix}.weight_orig", state.get(f"{prefix}.weight"))
+    if weight is None and required:
+        raise KeyError(f"{prefix}.weight")
+    return weight
 
 
 def infer_structure(g: dict, d: dict | None, backbone: str | None = None) -> dict[str, Any]:
@@ -131,7 +135,7 @@ def infer_structure(g: dict, d: dict | None, backbone: str | None = None) -> dic
     out["g_conv_dim"] = _width(_weight(g, "blocks.0.0.conv2d1").shape[0], res, "G")
     out["attn_g_loc"] = _places(_entries(g))
     stem_in = _weight(g, "linear0").shape[1]
-    gain = _weight(g, "blocks.0.0.bn1.gain")  # [C, cond] for a conditional BN, else None
+    gain = _weight(g, "blocks.0.0.bn1.gain", required=False)  # [C, cond]; None: plain BN
     # big_resnet's BNs project [shared embedding, z chunk] (or the chunk alone, unconditional);
     # resnet's project the one-hot label. Only a z chunk as wide as the class count is
     # ambiguous, and then the YAML's backbone decides.
@@ -343,7 +347,12 @@ def import_studiogan(
         states[net] = payload["state_dict"]
     cfg_values = read_config(config)
     backbone = cfg_values.get("MODEL", {}).get("backbone", "resnet") if cfg_values else None
-    found = infer_structure(states.get("G_ema", states.get("G")), states.get("D"), backbone)
+    try:
+        found = infer_structure(states.get("G_ema", states.get("G")), states.get("D"), backbone)
+    except (KeyError, AttributeError, IndexError, ValueError) as err:
+        raise InteropError(
+            f"{path}: not StudioGAN resnet / big_resnet state dicts (no {err})"
+        ) from None
     check_options(cfg_values, found)
     model = model_config(cfg_values, found)
     data = DataConfig(name=_DATA.get(cfg_values.get("DATA", {}).get("name", ""), "none"))

@@ -19,7 +19,15 @@ from nlgan.interop.foreign import InteropError
 from nlgan.models import Discriminator, Generator
 from nlgan.sampling import latents
 
-from interop_data import IMAGE_ATOL, INTEROP, TRUNCATION, TRUNCATION_SEED, max_diff, reference
+from interop_data import (
+    IMAGE_ATOL,
+    INTEROP,
+    TRUNCATION,
+    TRUNCATION_SEED,
+    max_diff,
+    meta,
+    reference,
+)
 
 CASES = ["biggan32", "biggan128", "biggan32-plain"]
 
@@ -71,6 +79,8 @@ def test_the_ema_generator_comes_from_g_ema_pth():
     assert max_diff(ema, ref["images_ema"]) <= IMAGE_ATOL
     assert max_diff(ema, ref["images"]) > 1e-3  # G_ema.pth differs from G.pth
     assert imported.step == 1234 and imported.record["files"] == ["D.pth", "G.pth", "G_ema.pth"]
+    # made by the commit tools/make_interop_fixtures.py names
+    assert meta("biggan32")["commit"] == "98459431a5d618d644d54cd1e9fceb1e5045648d"
 
 
 @pytest.mark.parametrize("name", ["biggan32", "biggan128"])
@@ -127,6 +137,7 @@ def test_without_state_dict_pth_the_tensors_alone_rebuild_it(tmp_path):
         ({"model": "BigGANdeep"}, "model=BigGANdeep"),
         ({"norm_style": "gn"}, "norm_style=gn"),
         ({"G_nl": "elu"}, "non-ReLU"),
+        ({"D_attn": "32"}, "says D_attn_blocks=\\[\\] but the weights have \\[1, 2, 3, 4\\]"),
     ],
 )
 def test_unsupported_or_contradicting_options_are_refused(override, message):
@@ -146,3 +157,11 @@ def test_a_folder_without_a_generator_is_refused(tmp_path):
     shutil.copy(INTEROP / "biggan32" / "D.pth", tmp_path / "D.pth")
     with pytest.raises(InteropError, match="no G.pth or G_ema.pth"):
         import_biggan_pytorch(tmp_path)
+
+
+def test_files_of_another_project_are_refused_in_one_line(tmp_path):
+    studiogan = INTEROP / "studiogan-sagan32" / "model=G-best-weights-step=1000.pth"
+    torch.save(torch.load(studiogan, weights_only=True)["state_dict"], tmp_path / "G.pth")
+    with pytest.raises(InteropError, match="not BigGAN-PyTorch G / D state dicts") as err:
+        import_biggan_pytorch(tmp_path)
+    assert "\n" not in str(err.value)

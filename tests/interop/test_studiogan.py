@@ -17,7 +17,7 @@ from nlgan.interop.foreign import InteropError
 from nlgan.interop.studiogan import import_studiogan
 from nlgan.models import Discriminator, Generator
 
-from interop_data import IMAGE_ATOL, INTEROP, max_diff, reference
+from interop_data import IMAGE_ATOL, INTEROP, max_diff, meta, reference
 
 CASES = {"studiogan-sagan32": "SAGAN-tiny.yaml", "studiogan-biggan32": "BigGAN-tiny.yaml"}
 
@@ -86,6 +86,7 @@ def test_the_config_agrees_with_the_tensors_and_is_optional():
         (16,), (16,), 0, False)  # fmt: skip
     assert (m.bn_eps, m.sn_eps) == (1e-4, 1e-6)
     assert imported.step == 1000 and imported.config.data.name == "cifar10"
+    assert meta("studiogan-sagan32")["commit"] == "947b35e9835b67860fdce44d337f6d7fee7c8db3"
     assert imported.config.train.d_steps_per_g_step == 5  # StudioGAN's default, carried over
     big = nets("studiogan-biggan32")[0].config.model
     assert (big.shared_dim, big.hier, big.z_dim) == (8, True, 20)
@@ -128,4 +129,12 @@ def test_an_unreadable_config_is_one_line(tmp_path):
     (tmp_path / "c.yaml").write_text("MODEL:\n  a: [1\n")
     with pytest.raises(InteropError, match="not a readable YAML file") as err:
         import_studiogan(INTEROP / "studiogan-sagan32", tmp_path / "c.yaml")
+    assert "\n" not in str(err.value)
+
+
+def test_files_of_another_project_are_refused_in_one_line(tmp_path):
+    state = torch.load(INTEROP / "biggan32" / "G.pth", weights_only=True)
+    torch.save({"state_dict": state}, tmp_path / "model=G-best-weights-step=5.pth")
+    with pytest.raises(InteropError, match="not StudioGAN resnet / big_resnet") as err:
+        import_studiogan(tmp_path)
     assert "\n" not in str(err.value)

@@ -79,6 +79,10 @@ def test_blocks_that_do_not_fit_the_weights_are_refused(kwargs, message):
         load_mmcv_nonlocal(block, fixtures()["i3d"]["state_dict"])
 
 
+def test_the_fixtures_come_from_the_named_mmcv_commit():
+    assert fixtures()["commit"] == "a8073c74bf83d62ec36a103f835faa4837fb6585"
+
+
 def test_a_wrong_prefix_is_a_one_line_error():
     with pytest.raises(MmcvWeightsError, match="no mmcv non-local weights under the prefix"):
         mmcv_nonlocal(fixtures()["i3d_in_model"], prefix="backbone.layer3.")
