@@ -134,29 +134,41 @@ def check_options(src: dict[str, Any], found: dict[str, Any]) -> None:
     for ok, what in refusals:
         if not ok:
             raise InteropError(f"BigGAN-PyTorch option not supported by the importer: {what}")
-    if src.get("G_param", "SN") not in ("SN", found["G_param"]):
-        raise InteropError(f"G_param={src['G_param']}: G.pth's layers say {found['G_param']}")
+    res = found["resolution"]
     attn_d = [int(a) for a in str(src["D_attn"]).split("_") if a] if "D_attn" in src else None
-    claims = {
-        "resolution": src.get("resolution"),
-        "G_ch": src.get("G_ch"),
-        "D_ch": src.get("D_ch") if "D_ch" in found else None,
-        "n_classes": src.get("n_classes"),
-        "G_shared": src.get("G_shared"),
-        "hier": src.get("hier"),
-        "shared_dim": (src.get("shared_dim") or src.get("dim_z")) if found["G_shared"] else None,
-        "dim_z": _chunked(src, found) if "dim_z" in src else None,
-        "G_attn": _attn(src["G_attn"], found["resolution"]) if "G_attn" in src else None,
-        "D_attn_blocks": _d_attn(attn_d, found["resolution"])
-        if attn_d is not None and "D_ch" in found
-        else None,
-    }
-    for key, claimed in claims.items():
-        if claimed is not None and claimed != found.get(key):
+    has_d = "D_ch" in found
+    claims = [  # (option, what the config says, what the tensors say)
+        ("resolution", src.get("resolution"), res),
+        ("G_ch", src.get("G_ch"), found["G_ch"]),
+        ("D_ch", src.get("D_ch") if has_d else None, found.get("D_ch")),
+        ("n_classes", src.get("n_classes"), found["n_classes"]),
+        ("G_shared", src.get("G_shared"), found["G_shared"]),
+        ("hier", src.get("hier"), found["hier"]),
+        ("G_param", _sn(src["G_param"]) if "G_param" in src else None, found["G_param"]),
+        ("shared_dim", (src.get("shared_dim") or src.get("dim_z")) if found["G_shared"] else None,
+         found.get("shared_dim")),
+        ("dim_z", _chunked(src, found) if "dim_z" in src else None, found["dim_z"]),
+        ("G_attn", _attn(src["G_attn"], res) if "G_attn" in src else None, found["G_attn"]),
+        ("D_attn", _d_attn(attn_d, res) if attn_d is not None and has_d else None,
+         found.get("D_attn_blocks")),
+    ]  # fmt: skip
+    for key, claimed, actual in claims:
+        if claimed is not None and claimed != actual:
             raise InteropError(
-                f"state_dict.pth's config says {key}={claimed!r} but the weights have "
-                f"{found.get(key)!r}: fix it with --source-set {key}=..."
+                f"state_dict.pth's config says {key}={src.get(key)!r}, but the weights have "
+                f"{_shown(key, actual)}: fix it with --source-set {key}=..."
             )
+
+
+def _sn(value: Any) -> str:
+    return "SN" if value == "SN" else "none"
+
+
+def _shown(key: str, actual: Any) -> str:
+    """What the tensors say, in the option's terms."""
+    if key == "D_attn":
+        return f"attention after D blocks {actual}"
+    return f"{key}={actual!r}"
 
 
 def _chunked(src: dict[str, Any], found: dict[str, Any]) -> int:

@@ -132,7 +132,7 @@ def test_an_import_without_d_can_be_sampled_and_fine_tuned_but_not_resumed(tmp_p
     [
         (["biggan-pytorch", "missing-folder"], "not a folder"),
         (["biggan-pytorch", INTEROP / "biggan32", "--set", "model.g_ch=8"], "the model section"),
-        (["biggan-pytorch", INTEROP / "biggan32", "--source-set", "G_ch=8"], "says G_ch=8"),
+        (["biggan-pytorch", INTEROP / "biggan32", "--source-set", "G_ch=8"], "says G_ch=8,"),
         (["studiogan", INTEROP / "studiogan-sagan32", "--which", "current"], "no model=G-current"),
     ],
 )

@@ -130,14 +130,15 @@ def test_without_state_dict_pth_the_tensors_alone_rebuild_it(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"G_ch": 8}, "says G_ch=8 but the weights have 4"),
+        ({"G_ch": 8}, "says G_ch=8, but the weights have G_ch=4"),
         ({"hier": False}, "says hier=False"),
+        ({"G_param": "SVD"}, "says G_param='SVD', but the weights have G_param='SN'"),
         ({"mybn": True}, "mybn / cross_replica"),
         ({"BN_eps": 1e-4}, "BN_eps=0.0001"),
         ({"model": "BigGANdeep"}, "model=BigGANdeep"),
         ({"norm_style": "gn"}, "norm_style=gn"),
         ({"G_nl": "elu"}, "non-ReLU"),
-        ({"D_attn": "32"}, "says D_attn_blocks=\\[\\] but the weights have \\[1, 2, 3, 4\\]"),
+        ({"D_attn": "32"}, "D_attn='32', but the weights have attention after D blocks \\[1, 2"),
     ],
 )
 def test_unsupported_or_contradicting_options_are_refused(override, message):
