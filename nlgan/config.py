@@ -16,23 +16,12 @@ from typing import Any
 
 import yaml
 
-from nlgan.arch import (
-    ARCH_FAMILIES,
-    ARCHS,
-    d_block_widths,
-    d_feature_sizes,
-    estimate_parameters,
-    g_block_widths,
-    g_feature_sizes,
-)
+from nlgan.arch import ARCH_FAMILIES, ARCHS
 from nlgan.config_values import ConfigError, convert, parse_yaml, unknown_key
 from nlgan.files import atomic_write
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
 from nlgan.metrics.table import METRICS, best_key, check_backbone, reference_needs
-
-# Larger models cannot be built (or trained) on any single machine: refuse them up front instead
-# of failing in the allocator or swapping for hours.
-MAX_PARAMETERS = 2_000_000_000
+from nlgan.model_checks import check_structure
 
 
 def _check(ok: bool, message: str) -> None:
@@ -87,67 +76,7 @@ class ModelConfig:
         _check_choice("model.init", self.init, ("ortho", "N02", "xavier"))
         _check_choice("model.arch", self.arch, ARCH_FAMILIES)
         _check(self.bn_eps > 0 and self.sn_eps > 0, "model.bn_eps and model.sn_eps must be > 0")
-        r = self.resolution
-        for net, attn, sizes in (
-            ("g", self.g_attn_resolutions, g_feature_sizes(r)),
-            ("d", self.d_attn_resolutions, sorted(set(d_feature_sizes(r)))),
-        ):
-            for a in attn:
-                _check(
-                    a in sizes,
-                    f"model.{net}_attn_resolutions=[{a}]: {a} is not a feature-map size of a "
-                    f"{r}x{r} {'generator' if net == 'g' else 'discriminator'} "
-                    f"(choose from {', '.join(str(s) for s in sizes)})",
-                )
-        _check(
-            self.shared_dim == 0 or self.num_classes > 0,
-            f"model.shared_dim={self.shared_dim}: a shared class embedding needs classes "
-            "(set model.num_classes > 0, or model.shared_dim=0 for an unconditional model)",
-        )
-        for net, attn, sizes, widths in (
-            (
-                "g",
-                self.g_attn_resolutions,
-                g_feature_sizes(r),
-                g_block_widths(r, self.g_ch, self.arch),
-            ),
-            (
-                "d",
-                self.d_attn_resolutions,
-                d_feature_sizes(r),
-                d_block_widths(r, self.d_ch, self.arch),
-            ),
-        ):
-            for a in attn:
-                channels = widths[sizes.index(a)]  # D: the first block of that size
-                _check(
-                    channels % 8 == 0,
-                    f"model.{net}_attn_resolutions=[{a}]: that stage has {channels} channels "
-                    f"(model.{net}_ch={getattr(self, net + '_ch')} x multiplier); self-attention "
-                    f"needs a multiple of 8 (raise model.{net}_ch)",
-                )
-        d_widths = d_block_widths(r, self.d_ch, self.arch)
-        for b in self.d_attn_blocks:
-            _check(
-                1 <= b <= len(d_widths) and d_widths[b - 1] % 8 == 0,
-                f"model.d_attn_blocks=[{b}]: the {r}x{r} discriminator's blocks 1..{len(d_widths)} "
-                f"have widths {d_widths}; self-attention needs a width that is a multiple of 8",
-            )
-        params = estimate_parameters(r, self.g_ch, self.d_ch, self.z_dim, self.num_classes,
-                                     self.img_channels, self.arch)  # fmt: skip
-        _check(
-            params <= MAX_PARAMETERS,
-            f"model.g_ch={self.g_ch}, model.d_ch={self.d_ch}, model.z_dim={self.z_dim} give about "
-            f"{params / 1e9:.3g} billion parameters (limit {MAX_PARAMETERS / 1e9:.0f} billion; "
-            "BigGAN at 256 px has 0.16): lower them",
-        )
-        if self.hier:
-            chunks = len(g_feature_sizes(r)) + 1
-            _check(
-                self.z_dim % chunks == 0,
-                f"model.z_dim={self.z_dim}: with model.hier=true it must split evenly into "
-                f"{chunks} chunks (one per G block plus the stem) at resolution {r}",
-            )
+        check_structure(self)  # placement, widths, size: nlgan/model_checks.py
 
 
 @dataclass(frozen=True)
