@@ -125,6 +125,14 @@ def test_an_import_without_d_can_be_sampled_and_fine_tuned_but_not_resumed(tmp_p
     refused = cli("train", "--resume", run, ok=False)
     assert "cannot be resumed, it has no D, opt_D" in refused.output
     assert f"train.init_from={run}" in refused.output
+    data = _folder(tmp_path / "data", classes=10, per_class=1)
+    with pytest.warns(UserWarning, match="no D weights; D starts afresh"):
+        cli("train", run / "config.yaml", "--out", tmp_path / "tuned",
+            "--set", f"train.init_from={run}", "--set", "data.name=folder",
+            "--set", f"data.root={data}", "--set", "train.steps=1", "--set", "train.batch_size=2",
+            "--set", "train.sample_every=0")  # fmt: skip
+    _, state = load_latest(tmp_path / "tuned")
+    assert state["init_from"]["D"] == "fresh (the source has no D)" and state["step"] == 1
 
 
 @pytest.mark.parametrize(
