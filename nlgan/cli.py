@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attention": ("nlgan.commands.attention", "Draw where G's self-attention layers look."),
     "export": ("nlgan.commands.export", "Export the EMA generator to safetensors + config."),
     "prepare": ("nlgan.commands.prepare", "Decode and resize an image folder once into a .npy."),
+    "import": (
+        "nlgan.commands.importer",
+        "Import BigGAN-PyTorch or StudioGAN weights as an nlgan run.",
+    ),
+    "push": ("nlgan.commands.push", "Share a run's generator on the Hugging Face Hub."),
 }
 
 

@@ -16,23 +16,12 @@ from typing import Any
 
 import yaml
 
-from nlgan.arch import (
-    ARCH_FAMILIES,
-    ARCHS,
-    d_block_widths,
-    d_feature_sizes,
-    estimate_parameters,
-    g_block_widths,
-    g_feature_sizes,
-)
+from nlgan.arch import ARCH_FAMILIES, ARCHS
 from nlgan.config_values import ConfigError, convert, parse_yaml, unknown_key
 from nlgan.files import atomic_write
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
 from nlgan.metrics.table import METRICS, best_key, check_backbone, reference_needs
-
-# Larger models cannot be built (or trained) on any single machine: refuse them up front instead
-# of failing in the allocator or swapping for hours.
-MAX_PARAMETERS = 2_000_000_000
+from nlgan.model_checks import check_structure
 
 
 def _check(ok: bool, message: str) -> None:
@@ -59,6 +48,12 @@ class ModelConfig:
     g_attn_resolutions: tuple[int, ...] = (16,)  # feature-map sizes with self-attention in G
     d_attn_resolutions: tuple[int, ...] = (16,)  # ... and in D (independently)
     shared_dim: int = 0  # > 0: BigGAN shared class embedding of this size feeds G's CBN
+    shared_sn: bool = True  # spectral norm on that embedding (with g_sn); BigGAN keeps it plain
+    # D blocks (1-based, StudioGAN's attn_d_loc) followed by self-attention, besides
+    # d_attn_resolutions: for places a size cannot name, e.g. the second 8x8 block.
+    d_attn_blocks: tuple[int, ...] = ()
+    # D blocks add ReLU(x) as their shortcut, as StudioGAN's in-place ReLU makes its D do.
+    d_relu_shortcut: bool = False
     hier: bool = False  # BigGAN hierarchical latent: a chunk of z per G block joins the CBN input
     init: str = "ortho"  # ortho | N02 | xavier
     g_sn: bool = True  # spectral norm in G (SAGAN puts it in both networks)
@@ -81,74 +76,25 @@ class ModelConfig:
         _check_choice("model.init", self.init, ("ortho", "N02", "xavier"))
         _check_choice("model.arch", self.arch, ARCH_FAMILIES)
         _check(self.bn_eps > 0 and self.sn_eps > 0, "model.bn_eps and model.sn_eps must be > 0")
-        r = self.resolution
-        for net, attn, sizes in (
-            ("g", self.g_attn_resolutions, g_feature_sizes(r)),
-            ("d", self.d_attn_resolutions, sorted(set(d_feature_sizes(r)))),
-        ):
-            for a in attn:
-                _check(
-                    a in sizes,
-                    f"model.{net}_attn_resolutions=[{a}]: {a} is not a feature-map size of a "
-                    f"{r}x{r} {'generator' if net == 'g' else 'discriminator'} "
-                    f"(choose from {', '.join(str(s) for s in sizes)})",
-                )
-        _check(
-            self.shared_dim == 0 or self.num_classes > 0,
-            f"model.shared_dim={self.shared_dim}: a shared class embedding needs classes "
-            "(set model.num_classes > 0, or model.shared_dim=0 for an unconditional model)",
-        )
-        for net, attn, sizes, widths in (
-            (
-                "g",
-                self.g_attn_resolutions,
-                g_feature_sizes(r),
-                g_block_widths(r, self.g_ch, self.arch),
-            ),
-            (
-                "d",
-                self.d_attn_resolutions,
-                d_feature_sizes(r),
-                d_block_widths(r, self.d_ch, self.arch),
-            ),
-        ):
-            for a in attn:
-                channels = widths[sizes.index(a)]  # D: the first block of that size
-                _check(
-                    channels % 8 == 0,
-                    f"model.{net}_attn_resolutions=[{a}]: that stage has {channels} channels "
-                    f"(model.{net}_ch={getattr(self, net + '_ch')} x multiplier); self-attention "
-                    f"needs a multiple of 8 (raise model.{net}_ch)",
-                )
-        params = estimate_parameters(r, self.g_ch, self.d_ch, self.z_dim, self.num_classes,
-                                     self.img_channels, self.arch)  # fmt: skip
-        _check(
-            params <= MAX_PARAMETERS,
-            f"model.g_ch={self.g_ch}, model.d_ch={self.d_ch}, model.z_dim={self.z_dim} give about "
-            f"{params / 1e9:.3g} billion parameters (limit {MAX_PARAMETERS / 1e9:.0f} billion; "
-            "BigGAN at 256 px has 0.16): lower them",
-        )
-        if self.hier:
-            chunks = len(g_feature_sizes(r)) + 1
-            _check(
-                self.z_dim % chunks == 0,
-                f"model.z_dim={self.z_dim}: with model.hier=true it must split evenly into "
-                f"{chunks} chunks (one per G block plus the stem) at resolution {r}",
-            )
+        check_structure(self)  # placement, widths, size: nlgan/model_checks.py
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Where training images come from. Image size and channels follow the model config."""
 
-    name: str = "digits"  # digits | folder | npy (nlgan prepare) | cifar10 | cifar100
+    # digits | folder | npy (nlgan prepare) | cifar10 | cifar100 | none (imported weights, no
+    # training data named)
+    name: str = "digits"
     root: str = ""  # image folder, or the CIFAR root that holds cifar-10-batches-py/
     download: bool = False  # CIFAR only: download into root when missing (needs internet)
     hflip: bool = False  # random horizontal flips (off for digits: flipped digits are wrong)
     num_workers: int = 0
 
     def __post_init__(self) -> None:
-        _check_choice("data.name", self.name, ("digits", "folder", "npy", "cifar10", "cifar100"))
+        _check_choice(
+            "data.name", self.name, ("digits", "folder", "npy", "cifar10", "cifar100", "none")
+        )
         _check(
             self.name not in ("folder", "npy") or bool(self.root),
             f"data.root is empty: data.name={self.name} needs --set data.root=PATH",
@@ -187,12 +133,18 @@ class TrainConfig:
     channels_last: bool = True
     compile: str = "no"  # no | inductor | aot_eager
     tf32: bool = True
+    # Fine-tuning: G, D and EMA G from a run dir or checkpoint (fresh optimisers, step 0); class
+    # tables of another size start afresh with init_classes=reinit; FreezeD fixes D's first K.
+    init_from: str = ""
+    init_classes: str = "keep"  # keep | reinit
+    freeze_d_blocks: int = 0
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
             _check(getattr(self, key) > 0, f"train.{key} must be > 0")
-        for key in ("ckpt_every", "sample_every", "log_every", "ema_start"):
+        for key in ("ckpt_every", "sample_every", "log_every", "ema_start", "freeze_d_blocks"):
             _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = never / from start)")
+        _check_choice("train.init_classes", self.init_classes, ("keep", "reinit"))
         _check(self.cpu_threads >= 0, "train.cpu_threads must be >= 0 (0 = torch's default)")
         _check_choice("train.loss", self.loss, ("hinge", "nonsat"))
         _check_choice("train.compile", self.compile, ("no", "inductor", "aot_eager"))

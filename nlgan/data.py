@@ -307,6 +307,11 @@ def build_dataset(data: DataConfig, model: ModelConfig) -> TensorImages | ImageF
         return dataset
     if data.name in _CIFAR:
         return build_cifar(data.name, data.root, model, data.download, data.hflip)
+    if data.name == "none":
+        raise DataError(
+            "data.name=none: this run's weights were imported and it names no training data; "
+            "give it with --set data.name=folder --set data.root=PATH (or cifar10 / cifar100)"
+        )
     raise DataError(
         f"data.name={data.name!r}: choose one of digits, folder, npy, cifar10, cifar100"
     )

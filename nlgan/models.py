@@ -2,10 +2,10 @@
 
 Widths per stage come from the resolution table in :mod:`nlgan.arch` (``model.arch`` picks
 StudioGAN's or BigGAN-PyTorch's); self-attention goes after the G block whose output has a size
-listed in ``g_attn_resolutions``, and after the first D block whose output has a size in
-``d_attn_resolutions``. ``attention`` is a per-block list (``nn.Identity`` where there is
-none, as BigGAN does), so ``forward`` has no look-ups and the state-dict names are
-``attention.<block index>.*``.
+listed in ``g_attn_resolutions``, after the first D block whose output has a size in
+``d_attn_resolutions``, and after the D blocks numbered in ``d_attn_blocks``. ``attention`` is a
+per-block list (``nn.Identity`` where there is none, as BigGAN does), so ``forward`` has no
+look-ups and the state-dict names are ``attention.<block index>.*``.
 
 Inputs are checked for shape and dtype in ``forward``; label *values* are not (that needs a
 host-device sync per call): the public entry points check them instead (:meth:`Generator.embed`,
@@ -86,7 +86,8 @@ class Generator(nn.Module):
         self.conditional = cfg.num_classes > 0
         self.shared = None
         if self.conditional and cfg.shared_dim > 0:
-            self.shared = sn_embedding(cfg.num_classes, cfg.shared_dim, sn=cfg.g_sn, eps=cfg.sn_eps)
+            sn = cfg.g_sn and cfg.shared_sn
+            self.shared = sn_embedding(cfg.num_classes, cfg.shared_dim, sn=sn, eps=cfg.sn_eps)
         # Width of G.embed(y): the shared embedding, else the one-hot (0 when unconditional).
         self.embed_dim = cfg.shared_dim if self.shared is not None else cfg.num_classes
         # hier: z splits into one chunk for the stem and one per block (BigGAN).
@@ -195,11 +196,15 @@ class Discriminator(nn.Module):
         sizes = d_feature_sizes(cfg.resolution)
         which_conv = partial(sn_conv, sn=cfg.d_sn, eps=cfg.sn_eps)
         self.blocks = nn.ModuleList(
-            DBlock(widths[i], widths[i + 1], which_conv, downsample=down, first=i == 0)
+            DBlock(widths[i], widths[i + 1], which_conv, down, i == 0, cfg.d_relu_shortcut)
             for i, (_, down) in enumerate(arch_for(cfg.resolution, cfg.arch).d_blocks)
         )
-        # Attention after the first block with each listed output size (sizes can repeat).
-        first = [i == sizes.index(s) and s in cfg.d_attn_resolutions for i, s in enumerate(sizes)]
+        # Attention after the first block with each listed output size (sizes can repeat), and
+        # after every block listed by its 1-based index.
+        first = [
+            (i == sizes.index(s) and s in cfg.d_attn_resolutions) or i + 1 in cfg.d_attn_blocks
+            for i, s in enumerate(sizes)
+        ]
         self.attention = nn.ModuleList(
             SelfAttention(widths[i + 1], sn=cfg.d_sn, eps=cfg.sn_eps) if on else nn.Identity()
             for i, on in enumerate(first)
@@ -236,8 +241,13 @@ class Discriminator(nn.Module):
         return [m for m in self.attention if isinstance(m, SelfAttention)]
 
 
-def attention_gammas(model: Generator | Discriminator) -> dict[int, float]:
+def attention_gammas(model: Generator | Discriminator) -> dict[int | str, float]:
     """Each self-attention layer's learned ``gamma`` (0 = the layer does nothing), by the
-    feature-map size it runs at. Reads the values to the host: call it when logging."""
-    layers = model.attention_layers()
-    return {s: float(m.gamma.detach()) for s, m in zip(model.attention_sizes, layers, strict=True)}
+    feature-map size it runs at (``"8.2"`` for the second layer at 8x8, when sizes repeat).
+    Reads the values to the host: call it when logging."""
+    out: dict[int | str, float] = {}
+    seen: dict[int, int] = {}
+    for size, layer in zip(model.attention_sizes, model.attention_layers(), strict=True):
+        seen[size] = seen.get(size, 0) + 1
+        out[size if seen[size] == 1 else f"{size}.{seen[size]}"] = float(layer.gamma.detach())
+    return out

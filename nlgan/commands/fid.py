@@ -50,12 +50,17 @@ class FidRequest:
     as_json: bool
 
 
-def _is_run(path: Path) -> bool:
-    """A training run directory or a checkpoint / export file (rather than images or stats)."""
+def _is_run(path: Path | str) -> bool:
+    """A training run directory, a checkpoint / export file, an ``hf://`` repository or a
+    folder laid out like one (rather than images or stats)."""
+    from nlgan.hub.layout import is_hub_folder
+    from nlgan.hub.remote import is_hub_source
     from nlgan.rundir import looks_like_run
 
+    if is_hub_source(path):
+        return True
     if path.is_dir():
-        return looks_like_run(path)
+        return looks_like_run(path) or is_hub_folder(path)
     return path.suffix.lower() in RUN_SUFFIXES
 
 
@@ -93,7 +98,9 @@ def _check(req: FidRequest) -> tuple[str, ...]:
                         ("--resolution", req.resolution)):  # fmt: skip
         if value is not None and value < 1:
             raise click.BadParameter(f"{value}: must be >= 1", param_hint=flag)
-    if not Path(req.source).expanduser().exists():
+    from nlgan.hub.remote import is_hub_source
+
+    if not is_hub_source(req.source) and not Path(req.source).expanduser().exists():
         raise click.UsageError(f"SOURCE {req.source}: no such file or folder")
     if req.stats_out:
         from nlgan.outputs import check_file_output
@@ -104,9 +111,10 @@ def _check(req: FidRequest) -> tuple[str, ...]:
 
 def _open_source(req: FidRequest, device: str):
     """SOURCE as an image source: a run's EMA generator, or image files."""
+    from nlgan.hub.remote import is_hub_source
     from nlgan.metrics.sources import generator_source, open_images
 
-    src = Path(req.source).expanduser()
+    src = req.source if is_hub_source(req.source) else Path(req.source).expanduser()
     if not _is_run(src):
         return open_images(src, resolution=req.resolution)
     from nlgan.sampling import load_generator

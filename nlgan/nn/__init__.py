@@ -1,7 +1,9 @@
-"""Building blocks: spectral norm, the non-local block family, conditional BN, residual blocks."""
+"""Building blocks: spectral norm, the non-local block family (and mmcv weights for it),
+conditional BN, residual blocks."""
 
 from nlgan.nn.blocks import DBlock, GBlock
 from nlgan.nn.init import init_weights
+from nlgan.nn.mmcv_nonlocal import MmcvWeightsError, load_mmcv_nonlocal, mmcv_nonlocal
 from nlgan.nn.nonlocal_block import AFFINITIES, NonLocalBlock, SelfAttention
 from nlgan.nn.norm import ConditionalBatchNorm2d
 from nlgan.nn.spectral import (
@@ -22,6 +24,9 @@ __all__ = [
     "spectral_sigmas",
     "AFFINITIES",
     "NonLocalBlock",
+    "MmcvWeightsError",
+    "load_mmcv_nonlocal",
+    "mmcv_nonlocal",
     "SelfAttention",
     "ConditionalBatchNorm2d",
     "GBlock",

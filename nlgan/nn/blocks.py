@@ -58,7 +58,9 @@ class DBlock(nn.Module):
 
     A pre-activation block is ReLU-conv3x3-ReLU-conv3x3-avgpool with a conv1x1-avgpool shortcut.
     The first block sees raw images, so it drops the leading ReLU (which would clip half the
-    pixel range), as in SN-ResNet and BigGAN.
+    pixel range), as in SN-ResNet and BigGAN. ``relu_shortcut`` feeds the shortcut ReLU(x)
+    instead of x: what StudioGAN's D computes, because its in-place ReLU also overwrites the
+    tensor its shortcut reads (its weights were trained that way).
     """
 
     def __init__(
@@ -68,10 +70,12 @@ class DBlock(nn.Module):
         which_conv: Callable[..., nn.Module],
         downsample: bool = True,
         first: bool = False,
+        relu_shortcut: bool = False,
     ):
         super().__init__()
         self.downsample = downsample
         self.first = first
+        self.relu_shortcut = relu_shortcut and not first
         self.conv1 = which_conv(in_channels, out_channels, kernel_size=3, padding=1)
         self.conv2 = which_conv(out_channels, out_channels, kernel_size=3, padding=1)
         self.shortcut = (
@@ -86,6 +90,8 @@ class DBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, in, H, W] -> [B, out, H/2, W/2] (same size when not down-sampling)."""
         h = x if self.first else F.relu(x)
+        if self.relu_shortcut:
+            x = h
         h = self.conv1(h)  # [B, out, H, W]
         h = self._down(self.conv2(F.relu(h)))  # [B, out, H/2, W/2]
         if self.shortcut is None:

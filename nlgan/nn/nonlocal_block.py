@@ -5,10 +5,17 @@
 
 Design choices:
 
-- Identity at initialisation: a learned scalar ``gamma`` starting at 0 (as in SAGAN), not a
-  zero-initialised ``W_z`` — spectral norm divides ``W_z`` by its largest singular value, which is
-  0 for a zero matrix, and BN on ``W_z`` would add batch statistics to a GAN's G and D.
+- Identity at initialisation: by default a learned scalar ``gamma`` starting at 0 (as in SAGAN),
+  not a zero-initialised ``W_z`` — spectral norm divides ``W_z`` by its largest singular value,
+  which is 0 for a zero matrix, and BN on ``W_z`` would add batch statistics to a GAN's G and D.
   At init ``z == x`` exactly; ``gamma`` gets a gradient while ``W_z``'s is 0 until ``gamma`` moves.
+  Video models (the seed paper's NL-I3D, mmcv's ``NonLocalNd`` with a norm) instead normalise
+  ``W_z``: ``w_z_norm=True`` gives ``z = x + BN(W_z y)`` with BN's weight starting at 0 and no
+  ``gamma`` (W_z then has no bias: BN supplies the shift).
+- ``use_scale`` divides the softmax logits by ``sqrt(d)``, d the key width (the Transformer
+  scaling; mmcv's default, off in SAGAN and here by default). ``init_std`` draws theta, phi, g
+  and W_z from N(0, init_std) with zero biases (the video models use 0.01) instead of PyTorch's
+  default convolution init.
 - ``C(x)`` for ``dot_product`` / ``concatenation`` is ``N_k``, the number of key positions summed
   over (``N`` without sub-sampling), so ``y`` is a mean that does not grow with the input size.
 - Sub-sampling max-pools the key/value side (after the ``phi`` / ``g`` projections) by
@@ -17,9 +24,10 @@ Design choices:
 - Positions are flattened row-major: query ``i`` of an ``[H, W]`` map is ``divmod(i, W)``; key
   ``j`` indexes the pooled grid ``key_shape((H, W))`` the same way.
 - Softmax kinds run through ``F.scaled_dot_product_attention`` (``scale=1.0``: the formula has no
-  ``1/sqrt(d)``). Its fused kernels need one head width for q, k and v and a contiguous last
-  axis, otherwise PyTorch silently uses its math path, which builds the ``N x N_k`` map; so q and
-  k are zero-padded to v's width (exact: zeros add nothing to the dot products) or v to theirs.
+  ``1/sqrt(d)`` unless ``use_scale``, and q, k may be padded, so the scale is always passed). Its
+  fused kernels need one head width for q, k and v and a contiguous last axis, otherwise PyTorch
+  silently uses its math path, which builds the ``N x N_k`` map; so q and k are zero-padded to
+  v's width (exact: zeros add nothing to the dot products) or v to theirs.
   ``dot_product`` uses associativity, ``theta (phi^T g) / N_k``, and never forms the map.
 """
 
@@ -30,6 +38,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from nlgan.nn.spectral import sn_conv, sn_linear
 
@@ -51,18 +60,22 @@ def _fit_width(t: torch.Tensor, width: int) -> torch.Tensor:
 
 
 class _Softmax(nn.Module):
-    """``f = exp(q_i . k_j)``, ``C(x) = sum_j f``: the (embedded) Gaussian kinds."""
+    """``f = exp(scale * q_i . k_j)``, ``C(x) = sum_j f``: the (embedded) Gaussian kinds."""
+
+    def __init__(self, scale: float = 1.0):
+        super().__init__()
+        self.scale = scale
 
     def weights(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Normalised weights ``[B, N, N_k]`` from ``q [B, N, D]`` and ``k [B, N_k, D]``."""
-        return torch.softmax(q @ k.transpose(1, 2), dim=-1)
+        return torch.softmax((q @ k.transpose(1, 2)) * self.scale, dim=-1)
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``y [B, N, D_v]`` through the fused kernel, without the ``[N, N_k]`` map."""
         value_width = v.shape[-1]
         width = max(q.shape[-1], value_width)
         q, k, v = (_fit_width(t, width)[:, None] for t in (q, k, v))  # [B, 1, N(_k), width]
-        y = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # [B, 1, N, width]
+        y = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # [B, 1, N, width]
         return y[:, 0, :, :value_width]
 
 
@@ -98,7 +111,8 @@ class _Concatenation(nn.Module):
 
 
 class NonLocalBlock(nn.Module):
-    """Generic non-local block ``z = x + gamma * W_z(y)``; output shape == input shape."""
+    """Generic non-local block ``z = x + gamma * W_z(y)`` (or ``x + BN(W_z y)`` with
+    ``w_z_norm``); output shape == input shape."""
 
     def __init__(
         self,
@@ -112,9 +126,13 @@ class NonLocalBlock(nn.Module):
         sn: bool = False,
         eps: float = 1e-6,
         bias: bool = True,
+        use_scale: bool = False,
+        w_z_norm: bool = False,
+        init_std: float | None = None,
     ):
         """``inter_channels`` (default C/2) is g's width, ``key_channels`` (default the same)
-        theta's and phi's; ``subsample`` is the key/value max-pooling factor per spatial axis."""
+        theta's and phi's; ``subsample`` is the key/value max-pooling factor per spatial axis;
+        ``use_scale``, ``w_z_norm`` and ``init_std`` are described in the module docstring."""
         super().__init__()
         name = type(self).__name__
         if dims not in _SHAPES:
@@ -139,6 +157,13 @@ class NonLocalBlock(nn.Module):
             )
         if subsample_time and dims != 3:
             raise ValueError(f"{name}: subsample_time=True needs dims=3 (got dims={dims})")
+        if use_scale and affinity not in _SOFTMAX:
+            raise ValueError(
+                f"{name}: use_scale=True scales softmax logits; affinity={affinity!r} has none "
+                "(use gaussian or embedded_gaussian, or use_scale=False)"
+            )
+        if init_std is not None and not init_std > 0:
+            raise ValueError(f"{name}: init_std={init_std!r} must be > 0 (or None: PyTorch's)")
 
         self.channels, self.dims, self.affinity = channels, dims, affinity
         self.inter_channels, self.key_channels = inter_channels, key_channels
@@ -158,14 +183,26 @@ class NonLocalBlock(nn.Module):
             # phi's bias adds a per-query constant to the logits, which a softmax cancels
             self.phi = conv(channels, key_channels, bias and affinity not in _SOFTMAX)
         self.g = conv(channels, inter_channels)
-        self.w_z = conv(inter_channels, channels)
-        self.gamma = nn.Parameter(torch.zeros(()))  # z == x at init; see the module docstring
+        self.w_z = conv(inter_channels, channels, bias and not w_z_norm)
+        # z == x at init either way (see the module docstring); the form is chosen here, once.
+        if w_z_norm:
+            bn = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[dims]
+            self.w_z_bn = bn(channels)
+            nn.init.zeros_(self.w_z_bn.weight)
+            self._residual = self._normalised
+        else:
+            self.gamma = nn.Parameter(torch.zeros(()))
+            self._residual = self._gated
+        self.use_scale, self.w_z_norm = use_scale, w_z_norm
         if affinity in _SOFTMAX:
-            self.kernel: nn.Module = _Softmax()
+            width = channels if affinity == "gaussian" else key_channels
+            self.kernel: nn.Module = _Softmax(width**-0.5 if use_scale else 1.0)
         elif affinity == "dot_product":
             self.kernel = _DotProduct()
         else:
             self.kernel = _Concatenation(key_channels, sn, eps)
+        if init_std is not None:
+            _normal_init(self, init_std)
 
     def key_shape(self, spatial: Sequence[int]) -> tuple[int, ...]:
         """The key/value grid for an input of spatial size ``spatial`` (floor pooling)."""
@@ -211,7 +248,30 @@ class NonLocalBlock(nn.Module):
         q, k, v = self._qkv(x)
         y = self.kernel.weights(q, k) @ v if reference else self.kernel.attend(q, k, v)
         y = y.transpose(1, 2).reshape(x.shape[0], self.inter_channels, *x.shape[2:])  # [B, D_v, *S]
-        return x + self.gamma * self.w_z(y)
+        return x + self._residual(self.w_z(y))
+
+    def _gated(self, h: torch.Tensor) -> torch.Tensor:
+        return self.gamma * h
+
+    def _normalised(self, h: torch.Tensor) -> torch.Tensor:
+        return self.w_z_bn(h)
+
+
+@torch.no_grad()
+def _normal_init(block: NonLocalBlock, std: float) -> None:
+    """Draw theta, phi, g and W_z from N(0, std), biases 0 (spectral norm restarted)."""
+    for layer in (block.theta, block.phi, block.g, block.w_z):
+        if isinstance(layer, nn.Identity):
+            continue
+        if parametrize.is_parametrized(layer, "weight"):
+            weight = layer.parametrizations.weight.original
+            nn.init.normal_(weight, 0.0, std)
+            for p in layer.parametrizations.weight:
+                p.reset_estimate(weight)
+        else:
+            nn.init.normal_(layer.weight, 0.0, std)
+        if layer.bias is not None:
+            layer.bias.zero_()
 
 
 class SelfAttention(NonLocalBlock):

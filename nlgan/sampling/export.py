@@ -17,6 +17,7 @@ from nlgan.errors import NlganError
 from nlgan.files import atomic_path
 
 EXPORT_FORMAT = "nlgan-generator/1"
+D_FORMAT = "nlgan-discriminator/1"  # D alone (e.g. on the Hub); load_generator refuses it
 
 
 class ExportError(NlganError, ValueError):
@@ -25,22 +26,26 @@ class ExportError(NlganError, ValueError):
 
 def export_generator(source: str | Path, out: str | Path, ema: bool = True) -> Path:
     """Write G's weights (EMA by default) from a run dir or checkpoint to a safetensors file."""
+    path, state = load_any(source)
+    return write_weights(state, "G_ema" if ema else "G", out, str(path))
+
+
+def write_weights(state: dict[str, Any], key: str, out: str | Path, source: str) -> Path:
+    """Write the ``key`` network (G_ema, G or D) of a loaded checkpoint to a safetensors file."""
     from safetensors.torch import save_file
 
-    path, state = load_any(source)
-    key = "G_ema" if ema else "G"
     if key not in state or "config" not in state:
-        raise CheckpointError(f"{path}: has no {key} weights or config to export")
+        raise CheckpointError(f"{source}: has no {key} weights or config to export")
     out = Path(out)
     if out.suffix != ".safetensors":
         raise ExportError(f"{out}: the export file name must end in .safetensors")
     weights = {k: v.detach().contiguous().clone() for k, v in state[key].items()}
     metadata = {
-        "format": EXPORT_FORMAT,
+        "format": D_FORMAT if key == "D" else EXPORT_FORMAT,
         "config": json.dumps(state["config"]),
         "step": str(int(state.get("step", 0))),
         "weights": key,
-        "source": str(path),
+        "source": source,
     }
     with atomic_path(out) as tmp:  # never a half-written file under the final name
         save_file(weights, str(tmp), metadata=metadata)

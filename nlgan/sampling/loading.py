@@ -1,4 +1,5 @@
-"""Rebuild a generator from a run directory, a checkpoint file or a ``.safetensors`` export."""
+"""Rebuild a generator from a run directory, a checkpoint file, a ``.safetensors`` export, a
+Hub repository (``hf://user/name``) or a local folder laid out like one."""
 
 from __future__ import annotations
 
@@ -10,13 +11,23 @@ from torch import Tensor
 from nlgan.checkpoint import CheckpointError, load_any
 from nlgan.config import Config, ConfigError, config_from_dict
 from nlgan.models import Generator
+from nlgan.rundir import RunDir
 
 
 def load_generator(
     source: str | Path, ema: bool = True, device: str | torch.device = "cpu"
 ) -> tuple[Generator, Config]:
-    """Rebuild G from a run directory, a checkpoint or a ``.safetensors`` export (eval mode)."""
-    path = Path(source)
+    """Rebuild G (eval mode) from a run directory, a checkpoint, a ``.safetensors`` export,
+    ``hf://user/name[@revision]`` or a folder with a Hub repository's files."""
+    from nlgan.hub.layout import G_FILE, GENERATOR_FILE, is_hub_folder
+    from nlgan.hub.remote import download, is_hub_source
+
+    if is_hub_source(source):
+        path = download(str(source), ema)
+    else:
+        path = Path(source)
+        if path.is_dir() and is_hub_folder(path) and not RunDir(path).checkpoints.is_dir():
+            path = path / (GENERATOR_FILE if ema else G_FILE)
     key = "G_ema" if ema else "G"
     if path.suffix == ".safetensors":
         from nlgan.sampling.export import load_export

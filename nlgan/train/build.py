@@ -22,6 +22,7 @@ from nlgan.config import Config
 from nlgan.models import Discriminator, Generator
 from nlgan.train.distributed import sync_batchnorm
 from nlgan.train.ema import EMA
+from nlgan.train.finetune import freeze_d_blocks, init_from_weights
 from nlgan.train.state import seed_everything
 
 
@@ -48,8 +49,9 @@ def _speed_up(model: nn.Module, cfg: Config) -> nn.Module:
 
 def build_networks(
     cfg: Config, acc: Accelerator, state: dict[str, Any] | None
-) -> tuple[nn.Module, nn.Module, EMA, torch.optim.Optimizer, torch.optim.Optimizer]:
-    """G, D (prepared by accelerate), the EMA of G, and both optimisers, restored from state."""
+) -> tuple[nn.Module, nn.Module, EMA, torch.optim.Optimizer, torch.optim.Optimizer, Any]:
+    """G, D (prepared by accelerate), the EMA of G, both optimisers, restored from ``state`` or
+    initialised from ``train.init_from`` (then also the record of where they came from)."""
     tc = cfg.train
     if acc.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = tc.tf32
@@ -57,10 +59,16 @@ def build_networks(
     seed_everything(tc.seed)  # common seed: identical initial weights on every process
     G, D = Generator(cfg.model), Discriminator(cfg.model)
     ema = EMA(G, tc.ema_decay, tc.ema_start)
+    init_record = state.get("init_from") if state else None
     if state:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         ema.load_state_dict(state["G_ema"])
+    elif tc.init_from:  # fine-tuning: weights from elsewhere, fresh optimisers, step 0
+        init_record = init_from_weights(cfg, G, D, ema)
+        acc.print(f"starting from {init_record['source']} (its step {init_record['step']}) "
+                  "with fresh optimisers at step 0")  # fmt: skip
+    freeze_d_blocks(D, tc.freeze_d_blocks)  # before DDP wraps D: frozen stays out of it
     # Cross-replica BN on several processes (names unchanged; EMA keeps plain BN).
     G = _speed_up(sync_batchnorm(G, acc.num_processes, tc.sync_bn, acc.device), cfg)
     D = _speed_up(sync_batchnorm(D, acc.num_processes, tc.sync_bn, acc.device), cfg)
@@ -74,4 +82,4 @@ def build_networks(
         opt_D.load_state_dict(state["opt_D"])
         if acc.scaler is not None and state.get("scaler"):
             acc.scaler.load_state_dict(state["scaler"])
-    return G, D, ema, opt_G, opt_D
+    return G, D, ema, opt_G, opt_D, init_record

@@ -122,7 +122,8 @@ class Trainer:
 
     def _build_models(self, state: dict[str, Any] | None) -> None:
         """G, D, EMA G and optimisers, restored from ``state`` and prepared by accelerate."""
-        self.G, self.D, self.ema, self.opt_G, self.opt_D = build_networks(self.cfg, self.acc, state)
+        (self.G, self.D, self.ema, self.opt_G, self.opt_D,
+         self.init_record) = build_networks(self.cfg, self.acc, state)  # fmt: skip
 
     def _build_data(self, state: dict[str, Any] | None) -> None:
         """Per-process RNGs, the resumable sampler and loader, and the GAN step."""
@@ -177,6 +178,8 @@ class Trainer:
         tracked = {**config_dict}
         if self.evaluator is not None:  # how every eval/* number is measured, logged once
             tracked["eval_protocol"] = self.evaluator.protocol
+        if self.init_record:
+            tracked["init_from"] = self.init_record
         if acc.is_main_process:
             prepare_run_dir(self.run_dir)  # writable? stale temp files of a killed save removed
             save_config(cfg, RunDir(self.run_dir).config)
@@ -224,6 +227,7 @@ class Trainer:
             "world_size": acc.num_processes,
             "tracker_run_id": self.tracker.run_id,
             "eval_best": self.best.record if self.best is not None else None,
+            "init_from": self.init_record,
         }
 
     def save(self) -> Path:

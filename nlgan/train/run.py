@@ -99,7 +99,10 @@ def _flatten(values: dict[str, Any]) -> dict[str, Any]:
     return {f"{s}.{k}": v for s, section in values.items() for k, v in section.items()}
 
 
-def _resumable(key: str) -> bool:
+def _resumable(key: str, trained: Any) -> bool:
+    # A run that named no data (data.name=none: imported weights) may name its data now.
+    if key == "data.name" and trained == "none":
+        return True
     return key in RESUMABLE_KEYS or f"{key.split('.')[0]}.*" in RESUMABLE_KEYS
 
 
@@ -116,6 +119,12 @@ def resume_run(
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume {run_dir}: no such run directory")
     ckpt_path, state = load_latest(run_dir)
+    missing = [k for k in ("G", "D", "G_ema", "opt_G", "opt_D", "data") if k not in state]
+    if missing:
+        raise CheckpointError(
+            f"{ckpt_path}: cannot be resumed, it has no {', '.join(missing)} (an import without "
+            f"D, or an older nlgan); start a new run from it: --set train.init_from={run_dir}"
+        )
     try:  # through the dataclasses, so keys added since the checkpoint take their defaults
         trained = _flatten(config_to_dict(config_from_dict(state["config"])))
     except ConfigError as err:
@@ -129,7 +138,7 @@ def resume_run(
         base = config_to_dict(config_from_dict(state["config"]))
     cfg = config_from_dict(apply_overrides(base, overrides))
     after = _flatten(config_to_dict(cfg))
-    refused = [k for k, v in trained.items() if after[k] != v and not _resumable(k)]
+    refused = [k for k, v in trained.items() if after[k] != v and not _resumable(k, v)]
     if refused:
         set_keys = {item.split("=", 1)[0].strip() for item in overrides}
         where = "--set" if refused[0] in set_keys else f"{config_file} (edited since the run)"

@@ -75,8 +75,10 @@ class GANStep:
         self.d_steps = d_steps_per_g_step
         self.memory_format = memory_format  # real images in the layout G's convolutions use
         # In the G step D is frozen and called without its DDP wrapper: D gets no gradients
-        # then, and DDP would otherwise wait for them at the next reduction.
+        # then, and DDP would otherwise wait for them at the next reduction. Parameters frozen
+        # when building (FreezeD) stay frozen: only the trainable ones are switched.
         self.D_frozen = accelerator.unwrap_model(D)
+        self.d_trainable = [p for p in D.parameters() if p.requires_grad]
         # Chosen once here, not branched on in the loop: real labels are kept or dropped.
         self.real_labels: Callable[[Tensor], Tensor | None] = (
             (lambda y: y) if conditional else (lambda y: None)
@@ -92,7 +94,7 @@ class GANStep:
 
     def d_step(self, step: int, phase: int, real: RealBatches) -> Tensor:
         """One D update (``grad_accum`` micro-batches); returns the mean D loss."""
-        self.D.requires_grad_(True)
+        self._train_d(True)
         total = torch.zeros((), device=self.acc.device)
         for z, y_fake in self._micro_batches(step, phase):
             x_real, y_real = next(real)
@@ -116,7 +118,7 @@ class GANStep:
 
     def g_step(self, step: int, phase: int) -> Tensor:
         """One G update through the frozen D; returns the mean G loss."""
-        self.D.requires_grad_(False)
+        self._train_d(False)
         total = torch.zeros((), device=self.acc.device)
         for z, y in self._micro_batches(step, phase):
             with self.acc.accumulate(self.G, self.D):
@@ -126,8 +128,12 @@ class GANStep:
                 self.opt_G.step()
                 self.opt_G.zero_grad(set_to_none=True)
             total += loss.detach()
-        self.D.requires_grad_(True)
+        self._train_d(True)
         return total / self.acc.gradient_accumulation_steps
+
+    def _train_d(self, on: bool) -> None:
+        for p in self.d_trainable:
+            p.requires_grad_(on)
 
     def __call__(self, step: int, real: RealBatches) -> dict[str, Tensor]:
         """Run G step ``step`` (1-based): ``d_steps_per_g_step`` D updates, then one G update."""
