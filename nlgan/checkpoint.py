@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 
 from nlgan.errors import NlganError
-from nlgan.files import atomic_write
+from nlgan.files import atomic_path
 from nlgan.rundir import RunDir, run_root
 
 FORMAT = "nlgan/1"
@@ -76,34 +77,33 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     content = {"format": FORMAT, **state}
     content[CHECKSUM] = content_digest(content)
-    with atomic_write(path, durable=True) as f:
-        writer = _RecordingWriter(f)
+    with atomic_path(path, durable=True) as tmp:
+        # torch writes the file itself, from C++: no Python runs inside its writes, so a stop
+        # signal's exception (Abort, KeyboardInterrupt) only ever rises from torch.save's Python
+        # part and propagates whole. Given a Python file object instead, torch swallows an
+        # exception raised in its write() and may write to the file again after it is closed,
+        # which ends the process with ``terminate``.
         try:
-            torch.save(content, writer)
+            torch.save(content, str(tmp))
         except RuntimeError as err:
-            # torch reports a failed write (disk full, quota, size limit) as its own error.
-            if writer.error is not None:
-                raise writer.error from None
-            raise OSError(errno.EIO, f"short write ({str(err).strip()[:120]})") from None
+            # torch reports a failed write (disk full, quota, size limit) without its errno.
+            raise _os_reason(tmp) or OSError(
+                errno.EIO, f"short write ({str(err).strip()[:120]})"
+            ) from None
     return path
 
 
-class _RecordingWriter:
-    """A file object that remembers the OS error of a failed write (torch wraps it)."""
-
-    def __init__(self, f: Any):
-        self.f = f
-        self.error: OSError | None = None
-
-    def write(self, data: Any) -> int:
-        try:
-            return self.f.write(data)
-        except OSError as err:
-            self.error = err
-            raise
-
-    def flush(self) -> None:
-        self.f.flush()
+def _os_reason(tmp: Path) -> OSError | None:
+    """The operating system's error for a file whose write failed, found by writing one more
+    byte (a full disk, a quota or a file-size limit fails it the same way); None if it works."""
+    try:
+        with open(tmp, "ab") as f:
+            f.write(b"\0")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        return err
+    return None
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
