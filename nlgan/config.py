@@ -130,6 +130,8 @@ class DataConfig:
     download: bool = False  # CIFAR only: download into root when missing (needs internet)
     hflip: bool = False  # random horizontal flips (off for digits: flipped digits are wrong)
     num_workers: int = 0
+    subset: int = 0  # > 0: train on this many images of every class (nlgan/subset.py); 0 = all
+    subset_seed: int = 0  # which images; apart from train.seed so every seed sees the same ones
 
     def __post_init__(self) -> None:
         _check_choice("data.name", self.name, ("digits", "folder", "cifar10", "cifar100"))
@@ -138,6 +140,7 @@ class DataConfig:
             "data.root is empty: data.name=folder needs --set data.root=PATH",
         )
         _check(self.num_workers >= 0, "data.num_workers must be >= 0")
+        _check(self.subset >= 0, "data.subset must be >= 0 (images per class; 0 = all)")
 
 
 @dataclass(frozen=True)
