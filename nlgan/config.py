@@ -24,6 +24,7 @@ from nlgan.arch import (
     g_block_widths,
     g_feature_sizes,
 )
+from nlgan.augment_names import parse_ops
 from nlgan.config_values import ConfigError, convert, unknown_key
 
 
@@ -168,6 +169,17 @@ class TrainConfig:
     # torch CPU threads per process (0 = torch's default). On a shared CPU, 1 avoids OpenMP
     # threads spinning against other processes, which made small models ~10x slower here.
     cpu_threads: int = 0
+    # Small data (nlgan/train/augment.py, ada.py, regularizers.py); the defaults change nothing.
+    augment: str = ""  # D's augmentation: "translation,cutout" (DiffAugment), "ada", ... or off
+    augment_p: float = 1.0  # chance of each op per image (DiffAugment: 1); start value if adaptive
+    ada_target: float = 0.0  # > 0: steer p so that E[sign(D(real))] = target (ADA: 0.6)
+    ada_interval: int = 4  # G steps between adjustments of p
+    ada_kimg: float = 500.0  # thousands of real images for p to move by 1 (ADA: 500)
+    lecam: float = 0.0  # LeCam weight (paper: 0.3 for BigGAN on CIFAR); 0 = off
+    lecam_decay: float = 0.99  # EMA decay of its anchors
+    lecam_start: int = 1000  # G step from which it applies (StudioGAN / reference code: 1000)
+    bcr: float = 0.0  # balanced consistency weight on reals and on fakes (paper: 10); 0 = off
+    bcr_augment: str = "translation"  # bCR's transform T (same names as augment)
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
@@ -180,6 +192,17 @@ class TrainConfig:
         _check(self.lr_g > 0 and self.lr_d > 0, "train.lr_g and train.lr_d must be > 0")
         for key in ("beta1", "beta2", "ema_decay"):
             _check(0.0 <= getattr(self, key) < 1.0, f"train.{key} must be in [0, 1)")
+        for key in ("augment", "bcr_augment"):
+            try:
+                parse_ops(getattr(self, key))
+            except ValueError as err:
+                raise ConfigError(f"train.{key}={getattr(self, key)!r}: {err}") from None
+        for key in ("augment_p", "ada_target", "lecam_decay"):
+            _check(0.0 <= getattr(self, key) <= 1.0, f"train.{key} must be in [0, 1]")
+        for key in ("ada_interval", "ada_kimg"):
+            _check(getattr(self, key) > 0, f"train.{key} must be > 0")
+        for key in ("lecam", "bcr", "lecam_start"):
+            _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = off / from start)")
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from nlgan.config import Config, config_to_dict, save_config
 from nlgan.data import DataError, build_dataset
 from nlgan.errors import NlganError
 from nlgan.losses import losses_for
-from nlgan.models import Discriminator, Generator, attention_gammas
-from nlgan.nn.spectral import spectral_sigmas
+from nlgan.models import Discriminator, Generator
 from nlgan.rundir import RunDir
 from nlgan.sampling import class_grid, save_grid
+from nlgan.subset import check_subset
 from nlgan.tracking import Tracker
 from nlgan.train.distributed import (
     broadcast_buffers,
@@ -52,6 +52,8 @@ from nlgan.train.distributed import (
 )
 from nlgan.train.ema import EMA
 from nlgan.train.interrupt import StopRequest
+from nlgan.train.objective import build_objective
+from nlgan.train.report import bar_summary, log_scalars
 from nlgan.train.state import (
     ResumableBatchSampler,
     capture_rng,
@@ -95,13 +97,13 @@ class Trainer:
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
             torch.set_num_threads(tc.cpu_threads)  # per process; see TrainConfig.cpu_threads
-        self._build_models(state)
-        self._build_data(state)
-        # Real images per G step over all processes, for the images/s figure.
+        # Real images per G step over all processes (images/s; how fast adaptive p moves).
         world = acc.num_processes
         self.images_per_step = (
             total_batch_size(tc.batch_size, world, tc.grad_accum) * tc.d_steps_per_g_step
         )
+        self._build_models(state)
+        self._build_data(state)
         acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
 
         self.evaluator = None
@@ -151,7 +153,8 @@ class Trainer:
                 stacklevel=2,
             )
 
-        dataset = build_dataset(cfg.data, cfg.model)
+        dataset = build_dataset(cfg.data, cfg.model)  # data.subset: the same on every process
+        self.subset = check_subset(dataset, state.get("subset") if state else None)
         self.batches = int(state["data"]["batches"]) if state else 0
         try:
             self.sampler = ResumableBatchSampler(
@@ -167,13 +170,18 @@ class Trainer:
             # Its own generator: creating the iterator must not consume the global RNG.
             generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
         )
+        self.objective = build_objective(
+            tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank
+        )
+        if state and "objective" in state:  # adaptive p, LeCam anchors (absent before v0.2)
+            self.objective.load_state_dict(state["objective"])
         self.gan_step = GANStep(
             acc,
             self.G,
             self.D,
             self.opt_G,
             self.opt_D,
-            losses_for(tc.loss),
+            self.objective,
             Latents(cfg.model.z_dim, cfg.model.num_classes, tc.seed, rank),
             tc.batch_size,
             tc.d_steps_per_g_step,
@@ -229,6 +237,8 @@ class Trainer:
             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
             "rng": rng,
             "data": position(self.batches, self.sampler.batches_per_epoch),
+            "subset": self.subset,
+            "objective": self.objective.state_dict(),
             "world_size": acc.num_processes,
             "tracker_run_id": self.tracker.run_id,
         }
@@ -270,18 +280,9 @@ class Trainer:
 
     def _scalars(self, sums: dict[str, float], n: int, seconds: float) -> dict[str, float]:
         G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
-        out = {f"loss/{k.removeprefix('loss_')}": v / n for k, v in sums.items()}
-        out["lr/g"] = self.opt_G.param_groups[0]["lr"]
-        out["lr/d"] = self.opt_D.param_groups[0]["lr"]
-        out["images_per_s"] = n * self.images_per_step / max(seconds, 1e-9)
-        for name, model in (("g", G), ("d", D)):
-            sigmas = spectral_sigmas(model)
-            if sigmas:
-                out[f"sigma_max/{name}"] = max(sigmas.values())
-            # "Does attention do anything?": gamma = 0 means the layer is still the identity.
-            for size, gamma in attention_gammas(model).items():
-                out[f"attn_gamma/{name}{size}"] = gamma
-        return out
+        optimisers = (self.opt_G, self.opt_D)
+        rate = n * self.images_per_step / max(seconds, 1e-9)
+        return log_scalars(sums, n, rate, (G, D), optimisers, self.objective.scalars())
 
     # ------------------------------------------------------------------ the loop
 
@@ -329,6 +330,7 @@ class Trainer:
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
                     values, stop_now = self._check(losses, stop)
                     self.step += 1
+                    self.objective.observe(values, self.step)  # adaptive p, LeCam anchors
                     for k, v in values.items():
                         sums[k] = sums.get(k, 0.0) + v
                     n_logged += 1
@@ -337,7 +339,7 @@ class Trainer:
                         now = time.perf_counter()
                         scalars = self._scalars(sums, n_logged, now - t_log)
                         self.tracker.log(scalars, self.step)
-                        bar.set_postfix(_summary(scalars), refresh=False)
+                        bar.set_postfix(bar_summary(scalars), refresh=False)
                         sums, n_logged, t_log = {}, 0, now
                     if tc.sample_every and self.step % tc.sample_every == 0:
                         self.sample()
@@ -363,16 +365,3 @@ class Trainer:
             self.sample()  # the final grid
         self.tracker.finish()
         return FitResult(self.step, self.last_checkpoint, interrupted, time.perf_counter() - t0)
-
-
-def _summary(scalars: dict[str, float]) -> dict[str, str]:
-    """The progress bar's postfix: losses, images/s and each attention layer's gamma."""
-    shown = {
-        "d": f"{scalars['loss/d']:.3f}",
-        "g": f"{scalars['loss/g']:.3f}",
-        "img_s": f"{scalars['images_per_s']:.0f}",
-    }
-    gammas = [f"{k.split('/')[1]}:{v:.3g}" for k, v in scalars.items() if k.startswith("attn_")]
-    if gammas:
-        shown["gamma"] = " ".join(gammas)
-    return shown
