@@ -159,6 +159,7 @@ class TrainConfig:
     beta2: float = 0.999
     ema_decay: float = 0.9999
     ema_start: int = 0  # G step from which EMA averages (before it, EMA copies G)
+    ema_bn: str = "copy"  # the EMA G's BN statistics: copy G's, or average them (train/ema.py)
     mixed_precision: str = "no"  # no | fp16 | bf16
     seed: int = 0
     ckpt_every: int = 1000
@@ -188,6 +189,7 @@ class TrainConfig:
             _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = never / from start)")
         _check(self.cpu_threads >= 0, "train.cpu_threads must be >= 0 (0 = torch's default)")
         _check_choice("train.loss", self.loss, ("hinge", "nonsat"))
+        _check_choice("train.ema_bn", self.ema_bn, ("copy", "average"))
         _check_choice("train.mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
         _check(self.lr_g > 0 and self.lr_d > 0, "train.lr_g and train.lr_d must be > 0")
         for key in ("beta1", "beta2", "ema_decay"):

@@ -120,7 +120,7 @@ class Trainer:
         acc, tc, cfg = self.acc, self.cfg.train, self.cfg
         seed_everything(tc.seed)  # common seed: identical initial weights on every process
         G, D = Generator(cfg.model), Discriminator(cfg.model)
-        self.ema = EMA(G, tc.ema_decay, tc.ema_start)
+        self.ema = EMA(G, tc.ema_decay, tc.ema_start, average_bn=tc.ema_bn == "average")
         if state:
             G.load_state_dict(state["G"])
             D.load_state_dict(state["D"])
