@@ -52,6 +52,7 @@ class ModelConfig:
     g_attn_resolutions: tuple[int, ...] = (16,)  # feature-map sizes with self-attention in G
     d_attn_resolutions: tuple[int, ...] = (16,)  # ... and in D (independently)
     shared_dim: int = 0  # > 0: BigGAN shared class embedding of this size feeds G's CBN
+    shared_sn: bool = True  # spectral norm on that embedding too (when g_sn; BigGAN: no)
     hier: bool = False  # BigGAN hierarchical latent: a chunk of z per G block joins the CBN input
     init: str = "ortho"  # ortho | N02 | xavier
     g_sn: bool = True  # spectral norm in G (SAGAN puts it in both networks)

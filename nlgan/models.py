@@ -86,7 +86,9 @@ class Generator(nn.Module):
         self.conditional = cfg.num_classes > 0
         self.shared = None
         if self.conditional and cfg.shared_dim > 0:
-            self.shared = sn_embedding(cfg.num_classes, cfg.shared_dim, sn=cfg.g_sn, eps=cfg.sn_eps)
+            # BigGAN-PyTorch leaves it plain (model.shared_sn=false); nlgan's default normed it.
+            sn = cfg.g_sn and cfg.shared_sn
+            self.shared = sn_embedding(cfg.num_classes, cfg.shared_dim, sn=sn, eps=cfg.sn_eps)
         # Width of G.embed(y): the shared embedding, else the one-hot (0 when unconditional).
         self.embed_dim = cfg.shared_dim if self.shared is not None else cfg.num_classes
         # hier: z splits into one chunk for the stem and one per block (BigGAN).
