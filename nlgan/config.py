@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from nlgan.arch import ARCH_FAMILIES, ARCHS
+from nlgan.augment_names import parse_ops
 from nlgan.config_values import ConfigError, convert, parse_yaml, unknown_key
 from nlgan.files import atomic_write
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
@@ -90,6 +91,8 @@ class DataConfig:
     download: bool = False  # CIFAR only: download into root when missing (needs internet)
     hflip: bool = False  # random horizontal flips (off for digits: flipped digits are wrong)
     num_workers: int = 0
+    subset: int = 0  # > 0: train on this many images of every class (nlgan/subset.py); 0 = all
+    subset_seed: int = 0  # which images; apart from train.seed so every seed sees the same ones
 
     def __post_init__(self) -> None:
         _check_choice(
@@ -100,6 +103,7 @@ class DataConfig:
             f"data.root is empty: data.name={self.name} needs --set data.root=PATH",
         )
         _check(self.num_workers >= 0, "data.num_workers must be >= 0")
+        _check(self.subset >= 0, "data.subset must be >= 0 (images per class; 0 = all)")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class TrainConfig:
     beta2: float = 0.999
     ema_decay: float = 0.9999
     ema_start: int = 0  # G step from which EMA averages (before it, EMA copies G)
+    ema_bn: str = "copy"  # the EMA G's BN statistics: copy G's, or average them (train/ema.py)
     mixed_precision: str = "no"  # no | fp16 | bf16
     seed: int = 0
     ckpt_every: int = 1000
@@ -138,6 +143,17 @@ class TrainConfig:
     init_from: str = ""
     init_classes: str = "keep"  # keep | reinit
     freeze_d_blocks: int = 0
+    # Small data (nlgan/train/augment.py, ada.py, regularizers.py); the defaults change nothing.
+    augment: str = ""  # D's augmentation: "translation,cutout" (DiffAugment), "ada", ... or off
+    augment_p: float = 1.0  # chance of each op per image (DiffAugment: 1); start value if adaptive
+    ada_target: float = 0.0  # > 0: steer p so that E[sign(D(real))] = target (ADA: 0.6)
+    ada_interval: int = 4  # G steps between adjustments of p
+    ada_kimg: float = 500.0  # thousands of real images for p to move by 1 (ADA: 500)
+    lecam: float = 0.0  # LeCam weight (paper: 0.3 for BigGAN on CIFAR); 0 = off
+    lecam_decay: float = 0.99  # EMA decay of its anchors
+    lecam_start: int = 1000  # G step from which it applies (StudioGAN / reference code: 1000)
+    bcr: float = 0.0  # balanced consistency weight on reals and on fakes (paper: 10); 0 = off
+    bcr_augment: str = "translation"  # bCR's transform T (same names as augment)
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
@@ -148,10 +164,22 @@ class TrainConfig:
         _check(self.cpu_threads >= 0, "train.cpu_threads must be >= 0 (0 = torch's default)")
         _check_choice("train.loss", self.loss, ("hinge", "nonsat"))
         _check_choice("train.compile", self.compile, ("no", "inductor", "aot_eager"))
+        _check_choice("train.ema_bn", self.ema_bn, ("copy", "average"))
         _check_choice("train.mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
         _check(self.lr_g > 0 and self.lr_d > 0, "train.lr_g and train.lr_d must be > 0")
         for key in ("beta1", "beta2", "ema_decay"):
             _check(0.0 <= getattr(self, key) < 1.0, f"train.{key} must be in [0, 1)")
+        for key in ("augment", "bcr_augment"):
+            try:
+                parse_ops(getattr(self, key))
+            except ValueError as err:
+                raise ConfigError(f"train.{key}={getattr(self, key)!r}: {err}") from None
+        for key in ("augment_p", "ada_target", "lecam_decay"):
+            _check(0.0 <= getattr(self, key) <= 1.0, f"train.{key} must be in [0, 1]")
+        for key in ("ada_interval", "ada_kimg"):
+            _check(getattr(self, key) > 0, f"train.{key} must be > 0")
+        for key in ("lecam", "bcr", "lecam_start"):
+            _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = off / from start)")
 
 
 @dataclass(frozen=True)

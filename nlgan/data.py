@@ -31,6 +31,7 @@ from nlgan.errors import NlganError
 from nlgan.files import IMAGE_EXTENSIONS
 from nlgan.image_checks import check_images
 from nlgan.image_io import ImageReadError, open_image
+from nlgan.subset import take_subset
 
 _CIFAR = {
     "cifar10": (
@@ -288,8 +289,13 @@ def build_digits(model: ModelConfig, hflip: bool = False) -> TensorImages:
     return TensorImages(images, labels, 10, model.resolution, model.img_channels, hflip)
 
 
-def build_dataset(data: DataConfig, model: ModelConfig) -> TensorImages | ImageFolder:
-    """The training data set named by ``data.name``, at ``model``'s resolution and channels."""
+def build_dataset(data: DataConfig, model: ModelConfig) -> Dataset:
+    """The training data set named by ``data.name`` (``data.subset`` of it), at ``model``'s
+    resolution and channels."""
+    return take_subset(_build_full(data, model), data.subset, data.subset_seed)
+
+
+def _build_full(data: DataConfig, model: ModelConfig) -> TensorImages | ImageFolder:
     if data.name == "digits":
         return build_digits(model, data.hflip)
     if data.name == "folder":

@@ -86,6 +86,7 @@ class Generator(nn.Module):
         self.conditional = cfg.num_classes > 0
         self.shared = None
         if self.conditional and cfg.shared_dim > 0:
+            # BigGAN-PyTorch leaves it plain (model.shared_sn=false); nlgan's default normed it.
             sn = cfg.g_sn and cfg.shared_sn
             self.shared = sn_embedding(cfg.num_classes, cfg.shared_dim, sn=sn, eps=cfg.sn_eps)
         # Width of G.embed(y): the shared embedding, else the one-hot (0 when unconditional).

@@ -54,6 +54,24 @@ def test_cifar10_attention_at_16_in_g_and_d():
     assert cfg.train.loss == "hinge"
 
 
+@pytest.mark.parametrize(
+    ("name", "per_class", "steps"), [("10pct", 500, 125_000), ("20pct", 1000, 250_000)]
+)
+def test_cifar10_small_data_presets_follow_the_diffaugment_biggan_protocol(name, per_class, steps):
+    cfg = load_preset(f"cifar10_sagan_{name}")
+    t, m, d = cfg.train, cfg.model, cfg.data
+    assert (d.name, d.subset, d.hflip) == ("cifar10", per_class, True)
+    assert (t.batch_size, t.d_steps_per_g_step, t.lr_g, t.lr_d, t.beta1) == (50, 4, 2e-4, 2e-4, 0.0)
+    assert (t.augment, t.ema_decay, t.ema_start, t.steps) == (
+        "translation,cutout",
+        0.9999,
+        1000,
+        steps,
+    )
+    assert (m.init, m.g_ch, m.shared_dim) == ("N02", 64, 0)
+    assert m.g_attn_resolutions == (16,) and m.d_attn_resolutions == (16,)  # attention on
+
+
 def test_digits_builds_small_models_with_attention():
     cfg = load_config(REPO_CONFIGS / "digits.yaml")
     assert cfg == load_preset("digits")

@@ -58,7 +58,7 @@ def build_networks(
         torch.backends.cudnn.allow_tf32 = tc.tf32
     seed_everything(tc.seed)  # common seed: identical initial weights on every process
     G, D = Generator(cfg.model), Discriminator(cfg.model)
-    ema = EMA(G, tc.ema_decay, tc.ema_start)
+    ema = EMA(G, tc.ema_decay, tc.ema_start, average_bn=tc.ema_bn == "average")
     init_record = state.get("init_from") if state else None
     if state:
         G.load_state_dict(state["G"])

@@ -1,9 +1,13 @@
 """Exponential moving average of the generator's weights (the G that gets sampled and scored).
 
 Parameters are interpolated; buffers (BN running statistics, spectral-norm ``u``/``v``/``sigma``)
-are copied, as in stylegan2-ada-pytorch: averaging running statistics or power-iteration vectors
-gives values that no network ever had. Before ``start`` the average simply copies G, so early
-training does not drag the random initialisation along for thousands of steps.
+are copied, as in stylegan2-ada-pytorch: averaging power-iteration vectors gives values that no
+network ever had. The copied BN statistics, though, describe G's *current* weights, not the
+averaged ones; ``average_bn=True`` (``train.ema_bn=average``) interpolates BN running means and
+variances like the parameters instead, so they describe the same window of training (the other
+alternative, BigGAN's standing statistics, re-estimates them for sampling: ``--standing-stats``).
+Before ``start`` the average simply copies G, so early training does not drag the random
+initialisation along for thousands of steps.
 """
 
 from __future__ import annotations
@@ -12,17 +16,27 @@ import copy
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+BN_STATISTICS = ("running_mean", "running_var")
 
 
 class EMA:
     """Keeps ``ema`` = an exponential moving average of ``model``'s parameters."""
 
-    def __init__(self, model: nn.Module, decay: float, start: int = 0):
+    def __init__(self, model: nn.Module, decay: float, start: int = 0, average_bn: bool = False):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay={decay}: must be in [0, 1)")
         self.decay = decay
         self.start = start
         self.ema = copy.deepcopy(model).eval().requires_grad_(False)
+        # Buffers interpolated like parameters (chosen once): BN statistics when average_bn.
+        self.averaged = {
+            f"{name}.{stat}" if name else stat
+            for name, m in self.ema.named_modules()
+            if average_bn and isinstance(m, _BatchNorm)
+            for stat in BN_STATISTICS
+        }
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
@@ -34,8 +48,12 @@ class EMA:
         # One fused kernel per dtype/device for all parameters, not one per parameter.
         torch._foreach_lerp_(ema_params, [q.to(p.dtype) for p, q in pairs], weight)
         src_buffers = dict(model.named_buffers())
-        ema_buffers = [b for _, b in self.ema.named_buffers()]
-        torch._foreach_copy_(ema_buffers, [src_buffers[n] for n, _ in self.ema.named_buffers()])
+        ema_buffers = dict(self.ema.named_buffers())
+        copied = [name for name in ema_buffers if name not in self.averaged]
+        if copied:
+            torch._foreach_copy_([ema_buffers[n] for n in copied], [src_buffers[n] for n in copied])
+        for name in self.averaged:
+            ema_buffers[name].lerp_(src_buffers[name].to(ema_buffers[name].dtype), weight)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged model's state dict (what checkpoints store as ``G_ema``)."""

@@ -40,6 +40,7 @@ from nlgan.errors import NlganError
 from nlgan.losses import losses_for
 from nlgan.rundir import RunDir
 from nlgan.sampling import class_grid, save_grid
+from nlgan.subset import check_subset
 from nlgan.tracking import Tracker, resolve_mode
 from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
@@ -51,6 +52,7 @@ from nlgan.train.distributed import (
 )
 from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
+from nlgan.train.objective import build_objective
 from nlgan.train.progress import Meter, summary
 from nlgan.train.run import prepare_run_dir
 from nlgan.train.state import (
@@ -108,13 +110,13 @@ class Trainer:
 
             self.evaluator = PeriodicEval(cfg.eval, acc.device)
             self.best = BestScore(cfg.eval, state.get("eval_best") if state else None)
-        self._build_models(state)
-        self._build_data(state)
-        # Real images per G step over all processes, for the images/s figure.
+        # Real images per G step over all processes (images/s; how fast adaptive p moves).
         world = acc.num_processes
         self.images_per_step = (
             total_batch_size(tc.batch_size, world, tc.grad_accum) * tc.d_steps_per_g_step
         )
+        self._build_models(state)
+        self._build_data(state)
         acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
         self._build_tracking(state)
         existing = list_checkpoints(self.run_dir)
@@ -139,7 +141,8 @@ class Trainer:
                 stacklevel=2,
             )
 
-        dataset = build_dataset(cfg.data, cfg.model)
+        dataset = build_dataset(cfg.data, cfg.model)  # data.subset: the same on every process
+        self.subset = check_subset(dataset, state.get("subset") if state else None)
         self.batches = int(state["data"]["batches"]) if state else 0
         try:
             self.sampler = ResumableBatchSampler(
@@ -156,13 +159,18 @@ class Trainer:
             # Its own generator: creating the iterator must not consume the global RNG.
             generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
         )
+        self.objective = build_objective(
+            tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank
+        )
+        if state and "objective" in state:  # adaptive p, LeCam anchors (absent before v0.2)
+            self.objective.load_state_dict(state["objective"])
         self.gan_step = GANStep(
             acc,
             self.G,
             self.D,
             self.opt_G,
             self.opt_D,
-            losses_for(tc.loss),
+            self.objective,
             Latents(cfg.model.z_dim, cfg.model.num_classes, tc.seed, rank),
             tc.batch_size,
             tc.d_steps_per_g_step,
@@ -224,6 +232,8 @@ class Trainer:
             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
             "rng": rng,
             "data": position(self.batches, self.sampler.batches_per_epoch),
+            "subset": self.subset,
+            "objective": self.objective.state_dict(),
             "world_size": acc.num_processes,
             "tracker_run_id": self.tracker.run_id,
             "eval_best": self.best.record if self.best is not None else None,
@@ -271,6 +281,16 @@ class Trainer:
             return stop.requested  # a Python bool: no device sync
         flag = torch.tensor([float(stop.requested)], device=self.acc.device)
         return float(self.acc.reduce(flag, reduction="sum")) > 0
+
+    def _observe(self, losses: dict[str, torch.Tensor]) -> None:
+        """Adaptive p and the LeCam anchors learn from every step's statistics, averaged over
+        processes so all hold the same state: one host sync per step, only when they are on."""
+        if not self.objective.observes:
+            return
+        keys = list(losses)
+        flat = torch.stack([losses[k].detach().float() for k in keys])
+        values = self.acc.reduce(flat, reduction="mean").tolist()
+        self.objective.observe(dict(zip(keys, values, strict=True)), self.step)
 
     def _verify(self, meter: Meter) -> None:
         """Before anything is written: stop if a loss was not finite since the last check."""
@@ -325,6 +345,7 @@ class Trainer:
                     meter.add(losses, self.step + 1)  # on the device: no sync per step
                     stop_now = self._stop_agreed(stop)
                     self.step += 1
+                    self._observe(losses)  # adaptive p, LeCam anchors
                     bar.update(1)
                     self._periodic(meter, bar)
                 self._verify(meter)
@@ -350,6 +371,7 @@ class Trainer:
         if tc.log_every and step % tc.log_every == 0:
             G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
             scalars = meter.scalars(G, D, self.opt_G, self.opt_D)
+            scalars.update(self.objective.scalars())  # augment/p, augment/r_t, LeCam anchors
             skipped = getattr(self.loader.dataset, "skipped", 0)
             if skipped:
                 scalars["data/skipped_images"] = skipped

@@ -64,9 +64,8 @@ class Meter:
         now = time.perf_counter()
         n = max(self.steps, 1)
         sums = self.mean(self.sums).tolist() if self.sums is not None else []
-        out = {
-            f"loss/{k.removeprefix('loss_')}": v / n for k, v in zip(self.keys, sums, strict=True)
-        }
+        # Losses as loss/d, loss/g; D's statistics (d/real, reg/lecam, ...) under their names.
+        out = {k.replace("loss_", "loss/"): v / n for k, v in zip(self.keys, sums, strict=True)}
         out["lr/g"] = opt_G.param_groups[0]["lr"]
         out["lr/d"] = opt_D.param_groups[0]["lr"]
         out["images_per_s"] = self.steps * self.images_per_step / max(now - self.since, 1e-9)
@@ -83,12 +82,14 @@ class Meter:
 
 
 def summary(scalars: dict[str, float]) -> dict[str, str]:
-    """The progress bar's postfix: losses, images/s and each attention layer's gamma."""
+    """The progress bar's postfix: losses, images/s, augmentation p, attention gammas."""
     shown = {
         "d": f"{scalars['loss/d']:.3f}",
         "g": f"{scalars['loss/g']:.3f}",
         "img_s": f"{scalars['images_per_s']:.0f}",
     }
+    if "augment/p" in scalars:
+        shown["p"] = f"{scalars['augment/p']:.3f}"
     gammas = [f"{k.split('/')[1]}:{v:.3g}" for k, v in scalars.items() if k.startswith("attn_")]
     if gammas:
         shown["gamma"] = " ".join(gammas)

@@ -23,6 +23,7 @@ from accelerate import Accelerator
 from torch import Tensor, nn
 
 from nlgan.losses import DLoss, GLoss
+from nlgan.train.objective import Objective
 from nlgan.train.state import seeded_generator
 
 RealBatches = Iterator[tuple[Tensor, Tensor]]
@@ -60,7 +61,7 @@ class GANStep:
         D: nn.Module,
         opt_G: torch.optim.Optimizer,
         opt_D: torch.optim.Optimizer,
-        losses: tuple[DLoss, GLoss],
+        losses: tuple[DLoss, GLoss] | Objective,
         latents: Latents,
         batch_size: int,
         d_steps_per_g_step: int = 1,
@@ -69,7 +70,8 @@ class GANStep:
     ):
         self.acc, self.G, self.D = accelerator, G, D
         self.opt_G, self.opt_D = opt_G, opt_D
-        self.d_loss_fn, self.g_loss_fn = losses
+        # A plain loss pair trains without augmentation or regularisers.
+        self.objective = losses if isinstance(losses, Objective) else Objective(losses)
         self.latents = latents
         self.batch_size = batch_size
         self.d_steps = d_steps_per_g_step
@@ -92,11 +94,11 @@ class GANStep:
         ys = [None] * k if y is None else y.to(dev).split(self.batch_size)
         return list(zip(zs, ys, strict=True))
 
-    def d_step(self, step: int, phase: int, real: RealBatches) -> Tensor:
-        """One D update (``grad_accum`` micro-batches); returns the mean D loss."""
+    def d_step(self, step: int, phase: int, real: RealBatches) -> dict[str, Tensor]:
+        """One D update (``grad_accum`` micro-batches); returns mean loss and statistics."""
         self._train_d(True)
-        total = torch.zeros((), device=self.acc.device)
-        for z, y_fake in self._micro_batches(step, phase):
+        sums: dict[str, Tensor] = {}
+        for i, (z, y_fake) in enumerate(self._micro_batches(step, phase)):
             x_real, y_real = next(real)
             x_real = x_real.to(self.acc.device, non_blocking=True,
                                memory_format=self.memory_format)  # fmt: skip
@@ -104,26 +106,24 @@ class GANStep:
             with self.acc.accumulate(self.G, self.D):
                 with torch.no_grad():
                     x_fake = self.G(z, y_fake)  # [B, C, R, R]
-                # One D forward on fakes and reals together (BigGAN): half the kernel launches.
-                x = torch.cat([x_fake, x_real.to(x_fake.dtype)])  # [2B, C, R, R]
-                y = None if y_fake is None else torch.cat([y_fake, y_real])  # [2B]
-                logits = self.D(x, y).float()  # [2B]
-                fake_logits, real_logits = logits.split([len(x_fake), len(x_real)])
-                loss = self.d_loss_fn(real_logits, fake_logits)
+                loss, stats = self.objective.d_loss(
+                    self.D, (x_fake, y_fake), (x_real, y_real), step, phase, i
+                )
                 self.acc.backward(loss)
                 self.opt_D.step()
                 self.opt_D.zero_grad(set_to_none=True)
-            total += loss.detach()
-        return total / self.acc.gradient_accumulation_steps
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+        return {k: v / self.acc.gradient_accumulation_steps for k, v in sums.items()}
 
     def g_step(self, step: int, phase: int) -> Tensor:
         """One G update through the frozen D; returns the mean G loss."""
         self._train_d(False)
         total = torch.zeros((), device=self.acc.device)
-        for z, y in self._micro_batches(step, phase):
+        for i, (z, y) in enumerate(self._micro_batches(step, phase)):
             with self.acc.accumulate(self.G, self.D):
                 x_fake = self.G(z, y)  # [B, C, R, R]
-                loss = self.g_loss_fn(self.D_frozen(x_fake, y).float())
+                loss = self.objective.g_loss(self.D_frozen, x_fake, y, step, phase, i)
                 self.acc.backward(loss)
                 self.opt_G.step()
                 self.opt_G.zero_grad(set_to_none=True)
@@ -136,7 +136,10 @@ class GANStep:
             p.requires_grad_(on)
 
     def __call__(self, step: int, real: RealBatches) -> dict[str, Tensor]:
-        """Run G step ``step`` (1-based): ``d_steps_per_g_step`` D updates, then one G update."""
-        d_loss = torch.stack([self.d_step(step, j, real) for j in range(self.d_steps)]).mean()
-        g_loss = self.g_step(step, self.d_steps)
-        return {"loss_d": d_loss, "loss_g": g_loss}
+        """Run G step ``step`` (1-based): ``d_steps_per_g_step`` D updates, then one G update.
+
+        Returns detached means: ``loss_d``, ``loss_g`` and D's statistics (see Objective)."""
+        d_stats = [self.d_step(step, j, real) for j in range(self.d_steps)]
+        out = {k: torch.stack([s[k] for s in d_stats]).mean() for k in d_stats[0]}
+        out["loss_g"] = self.g_step(step, self.d_steps)
+        return out

@@ -30,6 +30,23 @@ def test_parameters_interpolate_and_buffers_copy():
         assert torch.equal(b, dict(net.named_buffers())[name]), name
 
 
+def test_average_bn_interpolates_bn_statistics_and_copies_other_buffers():
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    net[0].register_buffer("u", torch.zeros(4))  # like a spectral-norm vector: always copied
+    ema = EMA(net, decay=0.9, start=0, average_bn=True)
+    before = {k: v.clone() for k, v in ema.ema.named_buffers()}
+    net.train()(torch.randn(8, 3) * 3 + 1)  # moves the running statistics
+    net[0].u.fill_(1.0)
+    ema.update(net, step=1)
+    src = dict(net.named_buffers())
+    for name in ("1.running_mean", "1.running_var"):
+        expected = 0.9 * before[name] + 0.1 * src[name]
+        torch.testing.assert_close(dict(ema.ema.named_buffers())[name], expected)
+        assert not torch.equal(dict(ema.ema.named_buffers())[name], src[name])
+    assert torch.equal(ema.ema[0].u, src["0.u"])
+    assert torch.equal(ema.ema[1].num_batches_tracked, src["1.num_batches_tracked"])
+
+
 def test_copies_before_start_then_averages():
     net = _net()
     ema = EMA(net, decay=0.99, start=3)

@@ -29,7 +29,17 @@ TINY = tiny_run(
     ema_start=1,
     ema_decay=0.9,
     cpu_threads=1,
+    # Small-data training on: the resume must restore p mid-interval and the LeCam anchors.
+    augment="ada,translation,cutout",
+    augment_p=0.2,
+    ada_target=0.6,
+    ada_interval=3,
+    ada_kimg=1.0,
+    lecam=0.3,
+    lecam_start=1,
+    bcr=1.0,
 )
+TINY["data"]["subset"] = 4  # 40 digits: the same on both processes and after the resume
 
 
 def _torchrun(cwd, *args: str, use_cpu: bool = True) -> subprocess.CompletedProcess:
@@ -89,6 +99,10 @@ def test_torchrun_two_processes_one_run_and_exact_resume(tmp_path):
     for name, value in want.items():
         assert torch.equal(got[name], value), name
     assert again["data"] == final["data"] and again["step"] == 4
+    assert again["objective"] == final["objective"] and torch.equal(
+        again["subset"], final["subset"]
+    )
+    assert final["objective"]["augment"]["p"] != 0.2  # adapted at step 3, after the resume
     start = load_checkpoint(checkpoint_path(run, 2))
     assert not torch.equal(start["G"]["out_conv.bias"], final["G"]["out_conv.bias"])  # it moved
 

@@ -39,6 +39,22 @@ TINY = tiny_run(
     cpu_threads=1,
 )
 WORLD = 2
+# Small-data training: every process must draw the same subset and hold the same p / anchors.
+SMALL_DATA = {
+    "augment": "ada,translation",
+    "augment_p": 0.3,
+    "ada_target": 0.6,
+    "ada_interval": 1,
+    "ada_kimg": 1.0,
+    "lecam": 0.3,
+    "lecam_start": 1,
+    "bcr": 1.0,
+}
+SCENARIOS = {  # name: (train, data) overrides
+    "sync_bn=True": ({"sync_bn": True}, {}),
+    "sync_bn=False": ({"sync_bn": False}, {}),
+    "small_data": (SMALL_DATA, {"subset": 3}),
+}
 
 
 def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
@@ -54,8 +70,8 @@ def _snapshot(trainer) -> dict[str, dict[str, torch.Tensor]]:
 
 def _worker(rank: int, world: int, out_dir: str) -> None:
     join_gloo_group(rank, world, out_dir, ACCELERATE_USE_CPU="1", WANDB_MODE="disabled")
-    for sync_bn in (True, False):  # one group for all: starting processes is the slow part
-        _train(rank, sync_bn, os.path.join(out_dir, f"sync_bn={sync_bn}"))
+    for name in SCENARIOS:  # one group for all: starting processes is the slow part
+        _train(rank, name, os.path.join(out_dir, name))
     acc = _stop_on_rank_1(rank, os.path.join(out_dir, "signal"))
     acc.end_training()
 
@@ -83,10 +99,11 @@ def _stop_on_rank_1(rank: int, out_dir: str):
     return trainer.acc
 
 
-def _train(rank: int, sync_bn: bool, out_dir: str):
+def _train(rank: int, scenario: str, out_dir: str):
     from nlgan.train.loop import Trainer  # after the environment is set, as under torchrun
 
-    values = {**TINY, "train": {**TINY["train"], "sync_bn": sync_bn}}
+    train, data = SCENARIOS[scenario]
+    values = {**TINY, "train": {**TINY["train"], **train}, "data": {**TINY["data"], **data}}
     trainer = Trainer(config_from_dict(values), os.path.join(out_dir, "run"))
     acc = trainer.acc
     G = acc.unwrap_model(trainer.G)
@@ -103,6 +120,8 @@ def _train(rank: int, sync_bn: bool, out_dir: str):
     }
     trainer.fit()
     report["final"] = _snapshot(trainer)
+    report["subset"] = trainer.subset
+    report["objective"] = trainer.objective.state_dict()
     torch.save(report, os.path.join(out_dir, f"rank{rank}.pt"))
     return acc
 
@@ -216,3 +235,17 @@ def test_sync_batchnorm_converts_any_bn_only_when_several_processes_and_enabled(
         assert type(kept[1]) is torch.nn.BatchNorm2d
     no_bn = torch.nn.Linear(2, 2)
     assert sync_batchnorm(no_bn, 2, True, cpu) is no_bn
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_ranks_agree_on_the_subset_p_and_anchors(runs):
+    r0, r1 = (torch.load(runs / "small_data" / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert torch.equal(r0["subset"], r1["subset"]) and len(r0["subset"]) == 30
+    assert r0["objective"] == r1["objective"]  # from process-averaged statistics
+    assert r0["objective"]["augment"]["p"] != 0.3  # it adapted
+    assert r0["objective"]["lecam"]["anchor_real"] is not None
+    _assert_bitwise_equal(r0["final"], r1["final"])
+    assert not set(r0["data_order"].tolist()) & set(r1["data_order"].tolist())
+    _, state = load_latest(runs / "small_data" / "run")
+    assert state["objective"] == r0["objective"] and torch.equal(state["subset"], r0["subset"])

@@ -1,0 +1,96 @@
+"""LeCam and bCR: their terms match hand computations and reach D's loss; anchors resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nlgan.losses import d_hinge, losses_for
+from nlgan.train.augment import AugmentPipe
+from nlgan.train.objective import Objective
+from nlgan.train.regularizers import BalancedConsistency, DOutputs, LeCam, lecam_term
+
+
+def test_lecam_term_matches_a_hand_computation():
+    real = torch.tensor([1.0, -0.5, 2.0])
+    fake = torch.tensor([0.3, -1.0])
+    # relu(real - 0.2)^2 = [0.64, 0, 3.24] -> mean 1.3133..; relu(0.5 - fake)^2 = [0.04, 2.25]
+    # -> mean 1.145.
+    got = lecam_term(real, fake, anchor_real=0.5, anchor_fake=0.2)
+    assert got.item() == pytest.approx((0.64 + 0 + 3.24) / 3 + (0.04 + 2.25) / 2)
+    lecam = LeCam(weight=0.3, decay=0.9, start=0)
+    lecam.anchor_real, lecam.anchor_fake = 0.5, 0.2
+    term = lecam(DOutputs(fake, real, step=5), real[:0])
+    assert term.item() == pytest.approx(0.3 * got.item())
+
+
+def test_lecam_anchors_copy_before_start_then_average():
+    lecam = LeCam(weight=1.0, decay=0.9, start=2)
+    logits = DOutputs(torch.ones(2), torch.ones(2), step=1)
+    assert lecam(logits, logits.real_logits[:0]).item() == 0.0  # no anchors yet
+    for step, (real, fake) in enumerate([(1.0, -1.0), (2.0, -2.0), (4.0, 0.0), (0.0, 1.0)], 1):
+        lecam.observe({"d/real": real, "d/fake": fake}, step)
+    # Steps 1 and 2 (<= start) copy; steps 3 and 4 average with decay 0.9.
+    want_real = 0.9 * (0.9 * 2.0 + 0.1 * 4.0) + 0.1 * 0.0
+    want_fake = 0.9 * (0.9 * -2.0 + 0.1 * 0.0) + 0.1 * 1.0
+    assert lecam.anchor_real == pytest.approx(want_real)
+    assert lecam.anchor_fake == pytest.approx(want_fake)
+    again = LeCam(weight=1.0, decay=0.9, start=2)
+    again.load_state_dict(lecam.state_dict())
+    assert again.state_dict() == lecam.state_dict()
+    before_start = DOutputs(torch.ones(2), torch.ones(2), step=2)
+    assert lecam(before_start, before_start.real_logits[:0]).item() == 0.0
+
+
+class CountingD(torch.nn.Module):
+    """D(x) = a * mean(x) + b * x[..., 0, 0]; counts its forwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(2.0))
+        self.b = torch.nn.Parameter(torch.tensor(-1.0))
+        self.calls = 0
+
+    def forward(self, x, y=None):
+        self.calls += 1
+        return self.a * x.mean((1, 2, 3)) + self.b * x[:, 0, 0, 0]
+
+
+def test_objective_adds_lecam_to_the_adversarial_loss():
+    gen = torch.Generator().manual_seed(0)
+    fake, real = torch.randn(4, 1, 8, 8, generator=gen), torch.randn(4, 1, 8, 8, generator=gen)
+    lecam = LeCam(weight=0.3, decay=0.99, start=0)
+    lecam.anchor_real, lecam.anchor_fake = 0.1, -0.2
+    objective = Objective(losses_for("hinge"), regularizers=[lecam])
+    D = CountingD()
+    total, stats = objective.d_loss(D, (fake, None), (real, None), step=1, phase=0, micro=0)
+    real_logits, fake_logits = D(real), D(fake)
+    want_adv = d_hinge(real_logits, fake_logits)
+    want_reg = 0.3 * lecam_term(real_logits, fake_logits, 0.1, -0.2)
+    torch.testing.assert_close(stats["loss_d"], want_adv.detach())
+    torch.testing.assert_close(stats["reg/lecam"], want_reg.detach())
+    torch.testing.assert_close(total, want_adv + want_reg)
+    assert stats["d/real"] == pytest.approx(real_logits.mean().item())
+
+
+def test_bcr_penalises_d_for_changing_its_mind_in_the_same_forward():
+    gen = torch.Generator().manual_seed(1)
+    fake, real = torch.randn(4, 1, 8, 8, generator=gen), torch.randn(4, 1, 8, 8, generator=gen)
+    bcr = BalancedConsistency(10.0, AugmentPipe(("xflip",), 1))
+    objective = Objective(losses_for("hinge"), regularizers=[bcr])
+    D = CountingD()
+    total, stats = objective.d_loss(D, (fake, None), (real, None), step=1, phase=0, micro=0)
+    assert D.calls == 1  # D(x) and D(T(x)) in one forward (DDP allows one per backward)
+    # Hand computation: T = a coin-flip mirror per image, drawn from the same seeded stream.
+    x = torch.cat([fake, real])
+    views = bcr.views(x, objective._generator(1, 0, 0))
+    d, d_t = D(x), D(views)
+    want = 10.0 * ((d[:4] - d_t[:4]).pow(2).mean() + (d[4:] - d_t[4:]).pow(2).mean())
+    torch.testing.assert_close(stats["reg/bcr"], want.detach())
+    assert stats["reg/bcr"] > 0
+    # A D that cannot see mirroring (only the mean) pays nothing.
+    D.b.data.zero_()
+    _, stats = objective.d_loss(D, (fake, None), (real, None), step=1, phase=0, micro=0)
+    assert stats["reg/bcr"].abs() < 1e-6
+    total.backward()
+    assert D.a.grad is not None
