@@ -2,9 +2,9 @@
 
     python bench/digits_table.py "100% baseline=runs/base100_s*" "10% + DiffAugment=runs/s_dtc*"
 
-Each argument is ``LABEL=GLOB[,GLOB...]``; the globs name run directories that hold
-``quality.json``. A row shows the mean over its runs and, with several, the smallest and largest
-value.
+Each argument is ``LABEL=GLOB[,GLOB...]``, split at the last "="; the globs name run directories
+that hold ``quality.json``. A row shows the mean over its runs and, with several, the smallest
+and largest value.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(args: list[str]) -> None:
     print("| run | seeds | " + " | ".join(h for h, _, _ in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for arg in args:
-        label, _, pattern = arg.partition("=")
+        label, _, pattern = arg.rpartition("=")  # labels may hold "=", globs do not
         print(row(label, pattern))
 
 
