@@ -33,3 +33,15 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     """Max absolute difference, after checking the shapes agree."""
     assert a.shape == b.shape, (a.shape, b.shape)
     return float((a.double() - b.double()).abs().max())
+
+
+def built_networks(imported) -> dict[str, torch.nn.Module]:
+    """The networks of an ``Imported`` (G, G_ema, D as present), loaded and in eval mode."""
+    from nlgan.models import Discriminator, Generator
+
+    built = {}
+    for key, weights in imported.weights.items():
+        model = (Discriminator if key == "D" else Generator)(imported.config.model)
+        model.load_state_dict(weights)
+        built[key] = model.eval()
+    return built

@@ -24,6 +24,7 @@ from interop_data import (
     INTEROP,
     TRUNCATION,
     TRUNCATION_SEED,
+    built_networks,
     max_diff,
     meta,
     reference,
@@ -36,12 +37,7 @@ CASES = ["biggan32", "biggan128", "biggan32-plain"]
 def nets(name: str) -> tuple:
     """The import of one fixture folder and its networks (eval mode), made once per session."""
     imported = import_biggan_pytorch(INTEROP / name)
-    built = {}
-    for key, weights in imported.weights.items():
-        model = (Discriminator if key == "D" else Generator)(imported.config.model)
-        model.load_state_dict(weights)
-        built[key] = model.eval()
-    return imported, built
+    return imported, built_networks(imported)
 
 
 @pytest.mark.parametrize("name", CASES)

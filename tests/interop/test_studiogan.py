@@ -15,9 +15,9 @@ import yaml
 
 from nlgan.interop.foreign import InteropError
 from nlgan.interop.studiogan import import_studiogan
-from nlgan.models import Discriminator, Generator
+from nlgan.models import Discriminator
 
-from interop_data import IMAGE_ATOL, INTEROP, max_diff, meta, reference
+from interop_data import IMAGE_ATOL, INTEROP, built_networks, max_diff, meta, reference
 
 CASES = {"studiogan-sagan32": "SAGAN-tiny.yaml", "studiogan-biggan32": "BigGAN-tiny.yaml"}
 
@@ -27,12 +27,7 @@ def nets(name: str, with_config: bool = True) -> tuple:
     """The import of one fixture folder (with its YAML) and its networks, in eval mode."""
     config = INTEROP / name / CASES[name] if with_config else None
     imported = import_studiogan(INTEROP / name, config)
-    built = {}
-    for key, weights in imported.weights.items():
-        model = (Discriminator if key == "D" else Generator)(imported.config.model)
-        model.load_state_dict(weights)
-        built[key] = model.eval()
-    return imported, built
+    return imported, built_networks(imported)
 
 
 @pytest.mark.parametrize("name", CASES)
