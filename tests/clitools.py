@@ -17,6 +17,14 @@ def cli(*args: object, ok: bool = True) -> Result:
     return result
 
 
+def train(*args: object, code: int = 0) -> Result:
+    """``nlgan train ARGS...``, which must exit with ``code`` (the output and any exception are
+    shown when it does not)."""
+    result = CliRunner().invoke(main, ["train", *[str(a) for a in args]])
+    assert result.exit_code == code, result.output + repr(result.exception)
+    return result
+
+
 def png(path) -> np.ndarray:
     """A PNG file's pixels."""
     return np.asarray(Image.open(path))

@@ -7,12 +7,11 @@ import signal
 import pytest
 import torch
 import yaml
-from click.testing import CliRunner
 
 from nlgan.checkpoint import list_checkpoints, load_checkpoint, load_latest
-from nlgan.cli import main
 from nlgan.losses import losses_for
 
+from clitools import train as _train
 from tiny import tiny_run
 
 TINY = tiny_run(
@@ -31,12 +30,6 @@ def tiny_config(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY))
     return path
-
-
-def _train(*args: str, code: int = 0):
-    result = CliRunner().invoke(main, ["train", *args])
-    assert result.exit_code == code, result.output + repr(result.exception)
-    return result
 
 
 def test_two_steps_write_checkpoint_grid_and_config(tiny_config, tmp_path):

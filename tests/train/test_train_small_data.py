@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
-from click.testing import CliRunner
 
 from nlgan.checkpoint import list_checkpoints, load_checkpoint, load_latest
-from nlgan.cli import main
 from nlgan.tracking import Tracker
 
+from clitools import train as _train
 from tiny import tiny_run
 
 SMALL = tiny_run(
@@ -31,12 +30,6 @@ SMALL = tiny_run(
     bcr=1.0,
 )
 SMALL["data"]["subset"] = 3  # 30 digits
-
-
-def _train(*args: str, code: int = 0):
-    result = CliRunner().invoke(main, ["train", *args])
-    assert result.exit_code == code, result.output + repr(result.exception)
-    return result
 
 
 @pytest.fixture
