@@ -69,6 +69,10 @@ def command(
             state = None
         trainer = Trainer(cfg, run_dir, state)
         result = trainer.fit()
+        # Every process finished the same step: leave the group together. A process that
+        # exits with the group alive can die in gloo's threads at interpreter teardown
+        # (SIGABRT, "terminate called without an active exception") after a good run.
+        trainer.acc.end_training()
     except NlganError as err:
         raise click.ClickException(str(err)) from None
     except (Abort, KeyboardInterrupt) as err:
