@@ -30,30 +30,35 @@ class EMA:
         self.decay = decay
         self.start = start
         self.ema = copy.deepcopy(model).eval().requires_grad_(False)
-        # Buffers interpolated like parameters (chosen once): BN statistics when average_bn.
-        self.averaged = {
+        # Chosen once: what is interpolated (parameters, and BN statistics when average_bn)
+        # and what is copied (the other buffers). Names, not tensors: moving the module to a
+        # device replaces its buffers.
+        averaged_bn = {
             f"{name}.{stat}" if name else stat
             for name, m in self.ema.named_modules()
             if average_bn and isinstance(m, _BatchNorm)
             for stat in BN_STATISTICS
         }
+        buffers = [name for name, _ in self.ema.named_buffers()]
+        self.interpolated = [name for name, _ in self.ema.named_parameters()]
+        self.interpolated += [name for name in buffers if name in averaged_bn]
+        self.copied = [name for name in buffers if name not in averaged_bn]
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         """Fold ``model`` in after G step ``step`` (1-based); before ``start`` copy it outright."""
         weight = 1.0 - self.decay if step >= self.start else 1.0
-        src = dict(model.named_parameters())
-        pairs = [(p, src[name].detach()) for name, p in self.ema.named_parameters()]
-        ema_params = [p for p, _ in pairs]
-        # One fused kernel per dtype/device for all parameters, not one per parameter.
-        torch._foreach_lerp_(ema_params, [q.to(p.dtype) for p, q in pairs], weight)
-        src_buffers = dict(model.named_buffers())
-        ema_buffers = dict(self.ema.named_buffers())
-        copied = [name for name in ema_buffers if name not in self.averaged]
-        if copied:
-            torch._foreach_copy_([ema_buffers[n] for n in copied], [src_buffers[n] for n in copied])
-        for name in self.averaged:
-            ema_buffers[name].lerp_(src_buffers[name].to(ema_buffers[name].dtype), weight)
+        src = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+        mine = {**dict(self.ema.named_parameters()), **dict(self.ema.named_buffers())}
+        # One fused kernel per dtype/device for all of them, not one per tensor.
+        ema = [mine[n] for n in self.interpolated]
+        torch._foreach_lerp_(
+            ema,
+            [src[n].detach().to(e.dtype) for n, e in zip(self.interpolated, ema, strict=True)],
+            weight,
+        )
+        if self.copied:
+            torch._foreach_copy_([mine[n] for n in self.copied], [src[n] for n in self.copied])
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged model's state dict (what checkpoints store as ``G_ema``)."""
