@@ -6,7 +6,7 @@ Each command lives in ``nlgan/commands/<name>.py`` and is imported only when it 
 
 from __future__ import annotations
 
-import importlib
+import importlib.util  # .util explicitly: a bare interpreter has not imported it
 
 import click
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site as sitelib
 import subprocess
 import sys
 from pathlib import Path
@@ -48,10 +49,15 @@ def installed(tmp_path_factory) -> Path:
 
 
 def _run(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(site), "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    """Python started as in a bare virtual environment: ``-S`` skips this environment's ``.pth``
+    start-up hooks (which import modules, e.g. ``importlib.util``, that a user's may not), and
+    the dependencies come from its site-packages through PYTHONPATH, after the wheel."""
+    path = os.pathsep.join([str(site), *sitelib.getsitepackages()])
+    env = {**os.environ, "PYTHONPATH": path, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+        [sys.executable, "-S", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
 
 
 @pytest.mark.slow
