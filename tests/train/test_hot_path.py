@@ -11,10 +11,10 @@ import yaml
 from click.testing import CliRunner
 from torch.overrides import TorchFunctionMode
 
-from nlgan.checkpoint import list_checkpoints
 from nlgan.cli import main
 from nlgan.config import config_from_dict
 from nlgan.models import Discriminator, Generator
+from nlgan.storage.checkpoint import list_checkpoints
 from nlgan.train.interrupt import StopRequest
 from nlgan.train.loop import Trainer
 
