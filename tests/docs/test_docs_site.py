@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 
 from nlgan.cli import COMMANDS
 
-from docblocks import ROOT
+from docblocks import ROOT, doc_files
 
 NEEDED = ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python", "mkdocs_click")
 MISSING = [m for m in NEEDED if importlib.util.find_spec(m.split(".")[0]) is None]
@@ -51,3 +52,37 @@ def test_site_builds_strict(tmp_path):
         html = (site / "reference" / page / "index.html").read_text()
         for name in names:
             assert name in html, f"{name} missing from reference/{page}"
+
+
+def _slug(heading: str) -> str:
+    """The anchor mkdocs' toc extension gives a heading (for the headings used here)."""
+    text = re.sub(r"[^\w\s-]", "", heading.strip().lower())
+    return re.sub(r"[\s]+", "-", text)
+
+
+def test_readme_links_resolve():
+    """README.md's relative links (which mkdocs does not build) name files and headings that
+    exist, so the front page works on GitHub."""
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert len(local) >= 10
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = ROOT / path
+        assert target.exists(), f"README.md links to {link}, which does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
+            assert anchor in {_slug(h) for h in headings}, f"README.md: no #{anchor} in {path}"
+
+
+def test_named_repository_files_exist():
+    """Every ``tests/...``, ``bench/...`` and ``tools/...`` path the docs name exists (the
+    commands that reproduce a result must be runnable as written)."""
+    pattern = re.compile(r"(?<![\w/])((?:tests|bench|tools)/[\w./-]*\w)")
+    missing = set()
+    for path in doc_files():
+        for name in pattern.findall(path.read_text()):
+            if not (ROOT / name).exists():
+                missing.add(f"{path.relative_to(ROOT)}: {name}")
+    assert not missing, sorted(missing)
