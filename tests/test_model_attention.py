@@ -4,6 +4,7 @@ one-line config errors; weights of one kind never load into another."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,8 +107,12 @@ def _one_line_error(**overrides) -> str:
             "model.attn_key_div=4: attn_affinity=gaussian has no theta / phi",
         ),
         (
-            {"g_attn_resolutions": (), "d_attn_resolutions": (), "d_attn_blocks": (3,),
-             "attn_pool": 8},  # fmt: skip
+            {
+                "g_attn_resolutions": (),
+                "d_attn_resolutions": (),
+                "d_attn_blocks": (3,),
+                "attn_pool": 8,
+            },  # fmt: skip
             "model.d_attn_blocks=[3]: model.attn_pool=8 does not tile the 4x4 feature map",
         ),
     ],
@@ -148,7 +153,7 @@ def test_capture_attention_exposes_each_kinds_weights(kind):
     images, maps = capture_attention(G, torch.randn(2, 8), y)
     assert images.shape == (2, 3, 16, 16)
     assert [(m.query_shape, m.key_shape) for m in maps] == [((8, 8), (4, 4)), ((16, 16), (8, 8))]
-    for m, layer in zip(maps, G.attention_layers(), strict=True):
+    for m in maps:
         assert m.weights.shape == (2, m.query_shape[0] ** 2, m.key_shape[0] ** 2)
         rows = m.weights.sum(dim=-1)
         if kind in SOFTMAX:
@@ -167,3 +172,13 @@ def test_capture_attention_exposes_each_kinds_weights(kind):
         x = inputs["x"]
         torch.testing.assert_close(last(x, reference=True), last(x), atol=1e-5, rtol=1e-5)
     hook.remove()
+
+
+def test_negative_dot_product_weights_still_draw_a_map():
+    from nlgan.sampling.attention_maps import LayerAttention, render_attention
+
+    weights = -1 - torch.arange(16.0).reshape(1, 1, 16).expand(1, 16, 16)  # all < 0
+    layer = LayerAttention(0, (4, 4), (4, 4), weights.contiguous())
+    figure = render_attention(torch.zeros(1, 3, 8, 8), [layer], ((0.5, 0.5),), panel=32)
+    tile = torch.from_numpy(np.asarray(figure))[14 : 14 + 12, 32 : 32 + 12].float()  # no marker
+    assert tile.std() > 10  # a gradient, not one flat colour

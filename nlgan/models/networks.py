@@ -30,9 +30,9 @@ from torch import nn
 
 from nlgan.config import ModelConfig
 from nlgan.models.arch import arch_for, d_block_widths, d_feature_sizes, g_feature_sizes, g_widths
+from nlgan.models.attention import attention_block
 from nlgan.nn.blocks import DBlock, GBlock
 from nlgan.nn.init import init_weights
-from nlgan.models.attention import attention_block
 from nlgan.nn.nonlocal_block import NonLocalBlock
 from nlgan.nn.norm import ConditionalBatchNorm2d
 from nlgan.nn.spectral import sn_conv, sn_embedding, sn_linear

@@ -240,7 +240,8 @@ class NonLocalBlock(nn.Module):
         return _tokens(query), _tokens(key), _tokens(value)
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The weights ``f / C(x)`` as ``[B, N_query, N_key]``; rows sum to 1 for softmax kinds."""
+        """The weights ``f / C(x)`` as ``[B, N_query, N_key]``: a softmax (rows sum to 1) for the
+        Gaussian kinds, ``f / N_key`` (rows need not sum to 1) for dot_product / concatenation."""
         q, k, _ = self._qkv(x)
         return self.kernel.weights(q, k)
 

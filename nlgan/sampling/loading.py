@@ -54,4 +54,3 @@ def load_generator(
     G = Generator(cfg.model)
     load_weights(G, weights, f"{path}: the {key} weights")
     return G.to(device).eval(), cfg
-
