@@ -91,10 +91,11 @@ def _one_line_error(**overrides) -> str:
         ({"attn_affinity": "softmax"}, "model.attn_affinity='softmax': choose one of sagan, gau"),
         (
             {"attn_key_div": 3},
-            "model.g_attn_resolutions=[8]: that stage has 16 channels, which "
-            "model.attn_key_div=3 does not divide",
+            "model.g_attn_resolutions=[8]: that stage has 16 channels (model.g_ch=4 x "
+            "multiplier), which model.attn_key_div=3 does not divide (theta and phi get channels "
+            "/ 3); raise model.g_ch or choose a divisor of 16",
         ),
-        ({"attn_value_div": 32}, "16 channels, which model.attn_value_div=32 does not divide"),
+        ({"attn_value_div": 32}, "multiplier), which model.attn_value_div=32 does not divide"),
         ({"attn_value_div": 0}, "model.attn_value_div=0: must be >= 1"),
         ({"attn_pool": 0}, "model.attn_pool=0: must be >= 1"),
         (

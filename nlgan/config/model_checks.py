@@ -68,17 +68,17 @@ def check_structure(cfg: Any) -> None:
         )
 
 
-def _attention_stages(cfg: Any) -> list[tuple[str, int, int]]:
-    """Every attention block as (where, feature-map size, channels), G's then D's."""
+def _attention_stages(cfg: Any) -> list[tuple[str, int, int, str]]:
+    """Every attention block as (where, feature-map size, channels, width key), G's then D's."""
     r = cfg.resolution
     g_sizes, g_widths = g_feature_sizes(r), g_block_widths(r, cfg.g_ch, cfg.arch)
     d_sizes, d_widths = d_feature_sizes(r), d_block_widths(r, cfg.d_ch, cfg.arch)
     stages = [
-        (f"model.g_attn_resolutions=[{a}]", a, g_widths[g_sizes.index(a)])
+        (f"model.g_attn_resolutions=[{a}]", a, g_widths[g_sizes.index(a)], "g_ch")
         for a in cfg.g_attn_resolutions
     ]
     stages += [  # D: the first block of that size
-        (f"model.d_attn_resolutions=[{a}]", a, d_widths[d_sizes.index(a)])
+        (f"model.d_attn_resolutions=[{a}]", a, d_widths[d_sizes.index(a)], "d_ch")
         for a in cfg.d_attn_resolutions
     ]
     for b in cfg.d_attn_blocks:
@@ -87,7 +87,7 @@ def _attention_stages(cfg: Any) -> list[tuple[str, int, int]]:
             f"model.d_attn_blocks=[{b}]: the {r}x{r} discriminator's blocks 1..{len(d_widths)} "
             f"have widths {d_widths}; choose block numbers in that range",
         )
-        stages.append((f"model.d_attn_blocks=[{b}]", d_sizes[b - 1], d_widths[b - 1]))
+        stages.append((f"model.d_attn_blocks=[{b}]", d_sizes[b - 1], d_widths[b - 1], "d_ch"))
     return stages
 
 
@@ -104,16 +104,17 @@ def _check_attention(cfg: Any) -> None:
         f"model.attn_key_div={key_div}: attn_affinity=gaussian has no theta / phi (it compares "
         "the raw features), so there is no key width to set; leave attn_key_div at 8",
     )
-    for where, size, channels in _attention_stages(cfg):
+    for where, size, channels, width in _attention_stages(cfg):
         for key, div, role in (
             ("attn_key_div", key_div if uses_keys else 1, "theta and phi"),
             ("attn_value_div", value_div, "g"),
         ):
             _check(
                 channels % div == 0 and channels >= div,
-                f"{where}: that stage has {channels} channels, which model.{key}={div} does not "
-                f"divide ({role} get channels / {div}); raise the width (model.g_ch / "
-                f"model.d_ch) or choose a divisor of {channels}",
+                f"{where}: that stage has {channels} channels (model.{width}="
+                f"{getattr(cfg, width)} x multiplier), which model.{key}={div} does not divide "
+                f"({role} get channels / {div}); raise model.{width} or choose a divisor of "
+                f"{channels}",
             )
         _check(
             size % pool == 0,
