@@ -22,7 +22,7 @@ from nlgan.models.arch import (
 # of failing in the allocator or swapping for hours.
 MAX_PARAMETERS = 2_000_000_000
 # model.attn_affinity: SAGAN's block, then the non-local paper's four (nlgan.nn.AFFINITIES, which
-# imports torch; tests/test_model_affinity.py checks that the two lists agree).
+# imports torch; tests/test_model_attention.py checks that the two lists agree).
 ATTN_AFFINITIES = ("sagan", "gaussian", "embedded_gaussian", "dot_product", "concatenation")
 
 
