@@ -9,7 +9,6 @@ commit a staged folder (:func:`nlgan.hub.layout.stage`) in one go.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from nlgan.hub.layout import G_FILE, GENERATOR_FILE, HubError
 from nlgan.storage.checkpoint import CheckpointError
 
 SCHEME = "hf://"
-_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def is_hub_source(source: str | Path) -> bool:
@@ -25,10 +23,30 @@ def is_hub_source(source: str | Path) -> bool:
     return str(source).startswith(SCHEME)
 
 
+def repo_problem(repo: str) -> str | None:
+    """Why ``repo`` is not a model repository id USER/NAME (huggingface_hub's own validator,
+    plus the namespace the card's ``hf://USER/NAME`` needs), or None when it is one."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as err:
+        return " ".join(str(err).split())
+    return None if "/" in repo else "a repository id needs its namespace: USER/NAME"
+
+
+def check_repo_id(repo: str) -> str:
+    """``repo`` when it is a valid USER/NAME repository id, else a one-line HubError."""
+    problem = repo_problem(repo)
+    if problem:
+        raise HubError(f"{repo!r} is not a Hub repository id USER/NAME ({problem})")
+    return repo
+
+
 def parse(source: str) -> tuple[str, str | None]:
     """``hf://user/name@rev`` -> (``user/name``, ``rev``)."""
     repo, _, revision = source[len(SCHEME) :].partition("@")
-    if not _REPO.match(repo):
+    if repo_problem(repo):
         raise HubError(f"{source}: expected hf://USER/NAME or hf://USER/NAME@REVISION")
     return repo, revision or None
 
@@ -57,8 +75,7 @@ def download(source: str, ema: bool = True) -> Path:
 
 def upload(folder: str | Path, repo: str, private: bool, api: Any = None) -> str:
     """Create ``repo`` if needed and commit ``folder`` to it; returns the repository URL."""
-    if not _REPO.match(repo):
-        raise HubError(f"{repo}: expected a repository id USER/NAME")
+    check_repo_id(repo)
     if api is None:
         from huggingface_hub import HfApi
 

@@ -7,6 +7,7 @@ training checkpoint, which also stores D, the raw G and both optimisers.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 
 from nlgan.errors import NlganError
 from nlgan.storage.checkpoint import CheckpointError, load_any
-from nlgan.storage.files import atomic_path
+from nlgan.storage.files import atomic_path, default_file_mode
 
 EXPORT_FORMAT = "nlgan-generator/1"
 D_FORMAT = "nlgan-discriminator/1"  # D alone (e.g. on the Hub); load_generator refuses it
@@ -49,6 +50,7 @@ def write_weights(state: dict[str, Any], key: str, out: str | Path, source: str)
     }
     with atomic_path(out) as tmp:  # never a half-written file under the final name
         save_file(weights, str(tmp), metadata=metadata)
+        os.chmod(tmp, default_file_mode())  # safetensors creates files 0o600; exports are shared
     return out
 
 
