@@ -26,9 +26,18 @@ class ExportError(NlganError, ValueError):
 
 
 def export_generator(source: str | Path, out: str | Path, ema: bool = True) -> Path:
-    """Write G's weights (EMA by default) from a run dir or checkpoint to a safetensors file."""
-    path, state = load_any(source)
-    return write_weights(state, "G_ema" if ema else "G", out, str(path))
+    """Write G's weights (EMA by default) to a safetensors file, from any RUN argument: a run
+    dir, a checkpoint, an export, ``hf://user/name[@rev]`` or a folder with a Hub repo's files."""
+    from nlgan.sampling.loading import read_export, resolve_source
+
+    key = "G_ema" if ema else "G"
+    path = resolve_source(source, ema)
+    if path.suffix == ".safetensors":  # already an export (a Hub file is one): re-written as is
+        weights, config, metadata = read_export(path, ema)
+        state = {"config": config, key: weights, "step": int(metadata.get("step") or 0)}
+        return write_weights(state, key, out, str(source))
+    path, state = load_any(path)
+    return write_weights(state, key, out, str(path))
 
 
 def write_weights(state: dict[str, Any], key: str, out: str | Path, source: str) -> Path:

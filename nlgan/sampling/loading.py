@@ -19,27 +19,10 @@ def load_generator(
 ) -> tuple[Generator, Config]:
     """Rebuild G (eval mode) from a run directory, a checkpoint, a ``.safetensors`` export,
     ``hf://user/name[@revision]`` or a folder with a Hub repository's files."""
-    from nlgan.hub.layout import G_FILE, GENERATOR_FILE, is_hub_folder
-    from nlgan.hub.remote import download, is_hub_source
-
-    if is_hub_source(source):
-        path = download(str(source), ema)
-    else:
-        path = Path(source)
-        if path.is_dir() and is_hub_folder(path) and not RunDir(path).checkpoints.is_dir():
-            path = path / (GENERATOR_FILE if ema else G_FILE)
+    path = resolve_source(source, ema)
     key = "G_ema" if ema else "G"
     if path.suffix == ".safetensors":
-        from nlgan.sampling.export import load_export
-
-        weights, config, metadata = load_export(path)
-        stored = metadata.get("weights")
-        if stored not in (None, key):
-            flag = "without --no-ema" if ema else "--no-ema"
-            raise CheckpointError(
-                f"{path}: holds the {stored} weights, not {key} (run it {flag}, or export "
-                f"the {key} weights)"
-            )
+        weights, config, _ = read_export(path, ema)
     else:
         path, state = load_any(path)
         if "config" not in state:
@@ -63,6 +46,36 @@ def load_generator(
         )
     G.load_state_dict(weights)
     return G.to(device).eval(), cfg
+
+
+def resolve_source(source: str | Path, ema: bool = True) -> Path:
+    """The local path a RUN argument names: ``hf://user/name`` downloaded (cached), a folder
+    with a Hub repository's files -> its generator file, anything else as given."""
+    from nlgan.hub.layout import G_FILE, GENERATOR_FILE, is_hub_folder
+    from nlgan.hub.remote import download, is_hub_source
+
+    if is_hub_source(source):
+        return download(str(source), ema)
+    path = Path(source)
+    if path.is_dir() and is_hub_folder(path) and not RunDir(path).checkpoints.is_dir():
+        return path / (GENERATOR_FILE if ema else G_FILE)
+    return path
+
+
+def read_export(path: Path, ema: bool = True) -> tuple[dict[str, Tensor], dict, dict[str, str]]:
+    """An exported generator's (weights, config, metadata), refusing the other generator."""
+    from nlgan.sampling.export import load_export
+
+    key = "G_ema" if ema else "G"
+    weights, config, metadata = load_export(path)
+    stored = metadata.get("weights")
+    if stored not in (None, key):
+        flag = "without --no-ema" if ema else "--no-ema"
+        raise CheckpointError(
+            f"{path}: holds the {stored} weights, not {key} (run it {flag}, or export "
+            f"the {key} weights)"
+        )
+    return weights, config, metadata
 
 
 def _mismatch(G: Generator, weights: dict[str, Tensor]) -> tuple[list[str], ...]:
