@@ -10,8 +10,8 @@ from torch import Tensor
 
 from nlgan.config import Config, ConfigError, config_from_dict
 from nlgan.models.networks import Generator
+from nlgan.sampling.export import read_export, resolve_source
 from nlgan.storage.checkpoint import CheckpointError, load_any
-from nlgan.storage.rundir import RunDir
 
 
 def load_generator(
@@ -46,36 +46,6 @@ def load_generator(
         )
     G.load_state_dict(weights)
     return G.to(device).eval(), cfg
-
-
-def resolve_source(source: str | Path, ema: bool = True) -> Path:
-    """The local path a RUN argument names: ``hf://user/name`` downloaded (cached), a folder
-    with a Hub repository's files -> its generator file, anything else as given."""
-    from nlgan.hub.layout import G_FILE, GENERATOR_FILE, is_hub_folder
-    from nlgan.hub.remote import download, is_hub_source
-
-    if is_hub_source(source):
-        return download(str(source), ema)
-    path = Path(source)
-    if path.is_dir() and is_hub_folder(path) and not RunDir(path).checkpoints.is_dir():
-        return path / (GENERATOR_FILE if ema else G_FILE)
-    return path
-
-
-def read_export(path: Path, ema: bool = True) -> tuple[dict[str, Tensor], dict, dict[str, str]]:
-    """An exported generator's (weights, config, metadata), refusing the other generator."""
-    from nlgan.sampling.export import load_export
-
-    key = "G_ema" if ema else "G"
-    weights, config, metadata = load_export(path)
-    stored = metadata.get("weights")
-    if stored not in (None, key):
-        flag = "without --no-ema" if ema else "--no-ema"
-        raise CheckpointError(
-            f"{path}: holds the {stored} weights, not {key} (run it {flag}, or export "
-            f"the {key} weights)"
-        )
-    return weights, config, metadata
 
 
 def _mismatch(G: Generator, weights: dict[str, Tensor]) -> tuple[list[str], ...]:
