@@ -51,19 +51,52 @@ def parse(source: str) -> tuple[str, str | None]:
     return repo, revision or None
 
 
+def _offline() -> bool:
+    """HF_HUB_OFFLINE, as huggingface_hub read it at import or as it is set now."""
+    from huggingface_hub import constants
+
+    now = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return bool(constants.HF_HUB_OFFLINE) or now
+
+
+def unreachable() -> str | None:
+    """Why the Hub cannot be reached (one request, no retries), or None when it answers.
+
+    huggingface_hub retries a failed connection five times with back-off (~25 s and a warning
+    line each); when the first connection fails, offline is evident and nlgan stops there.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as err:  # noqa: BLE001 - any transport error means: not reachable now
+        return " ".join(str(err).split())[:120] or type(err).__name__
+    return None
+
+
 def download(source: str, ema: bool = True) -> Path:
-    """The local path of a Hub repository's generator file (downloaded once, then cached)."""
+    """The local path of a Hub repository's generator file (downloaded once, then cached).
+    Offline (HF_HUB_OFFLINE, or a first connection that fails) only the cache is read."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     repo, revision = parse(source)
     filename = GENERATOR_FILE if ema else G_FILE
+    offline = _offline()
+    problem = None if offline else unreachable()
     try:
         return Path(hf_hub_download(repo, filename, revision=revision,
-                                    cache_dir=os.environ.get("HF_HUB_CACHE")))  # fmt: skip
+                                    cache_dir=os.environ.get("HF_HUB_CACHE"),
+                                    local_files_only=offline or problem is not None))  # fmt: skip
     except LocalEntryNotFoundError:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        why = "HF_HUB_OFFLINE is set and it is not" if offline else "the Hub is unreachable and"
+        why = (
+            "HF_HUB_OFFLINE is set and it is not"
+            if offline
+            else f"the Hub is unreachable ({problem}) and it is not"
+            if problem
+            else "the Hub could not be reached and it is not"
+        )  # fmt: skip
         raise CheckpointError(
             f"{source}: cannot get {filename}: {why} in the local cache (download it once "
             "online, or pass a local folder with the same files)"
@@ -78,6 +111,15 @@ def upload(folder: str | Path, repo: str, private: bool, api: Any = None) -> str
     check_repo_id(repo)
     if api is None:
         from huggingface_hub import HfApi
+
+        if _offline():
+            raise HubError(
+                f"cannot upload to {repo}: HF_HUB_OFFLINE is set (unset it, or write the files "
+                "with --local-dir)"
+            )
+        problem = unreachable()
+        if problem:
+            raise HubError(f"cannot upload to {repo}: the Hub is unreachable ({problem})")
 
         api = HfApi()
     url = api.create_repo(repo, private=private, exist_ok=True, repo_type="model")
