@@ -270,18 +270,22 @@ def _attention(t: Transfer, layer: SelfAttention, prefix: str, style: str, eps: 
     t.copy(layer.gamma, f"{prefix}.gamma")
 
 
-def train_config(src: dict[str, Any]) -> TrainConfig:
-    """The training hyperparameters BigGAN-PyTorch ran with, where nlgan has the same knob."""
+def train_config(src: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
+    """The training hyperparameters BigGAN-PyTorch ran with, where nlgan has the same knob, and
+    those taken from the source, as typed (the rest are nlgan's defaults, not the source's)."""
     keys = {"G_lr": "lr_g", "D_lr": "lr_d", "G_B1": "beta1", "G_B2": "beta2",
             "batch_size": "batch_size", "num_D_steps": "d_steps_per_g_step",
             "ema_decay": "ema_decay", "ema_start": "ema_start", "seed": "seed"}  # fmt: skip
     values = {mine: src[theirs] for theirs, mine in keys.items() if theirs in src}
-    if src.get("num_G_accumulations", 1) == src.get("num_D_accumulations", 1):
+    if src and src.get("num_G_accumulations", 1) == src.get("num_D_accumulations", 1):
         values["grad_accum"] = int(src.get("num_D_accumulations", 1))
+    if src:
+        values["loss"] = "hinge"  # BigGAN-PyTorch's train_fns use its hinge losses only
     try:
-        return TrainConfig(**values)
-    except (ConfigError, TypeError):
-        return TrainConfig()
+        train = TrainConfig(**values)
+    except (ConfigError, TypeError, ValueError):
+        return TrainConfig(), {}
+    return train, {key: getattr(train, key) for key in values}
 
 
 def import_biggan_pytorch(
@@ -300,7 +304,8 @@ def import_biggan_pytorch(
     check_options(src, found)
     model = model_config(src, found)
     data = DataConfig(name=_DATA.get(src.get("dataset", ""), "none"))
-    cfg = Config(model=model, data=data, train=train_config(src))
+    train, known = train_config(src)
+    cfg = Config(model=model, data=data, train=train)
     weights = {}
     for net, state in states.items():
         if net == "D":
@@ -313,5 +318,6 @@ def import_biggan_pytorch(
         "files": sorted(f"{net}{'_' + suffix if suffix else ''}.pth" for net in states),
         "itr": int(info.get("itr", 0)),
         "source_config": plain_values(src),
+        "train_from_source": known,
     }
     return Imported(cfg, weights, int(info.get("itr", 0)), record)

@@ -312,11 +312,12 @@ def _attention(t: Transfer, layer: SelfAttention, prefix: str, style: str) -> No
     t.copy(layer.gamma, f"{prefix}.sigma")
 
 
-def train_config(cfg: dict[str, dict[str, Any]]) -> TrainConfig:
+def train_config(cfg: dict[str, dict[str, Any]]) -> tuple[TrainConfig, dict, dict]:
     """The training hyperparameters of the YAML (over StudioGAN's defaults), where nlgan has the
-    same knob; nlgan's defaults without a YAML."""
+    same knob; those taken from the source (as typed); and the source's settings nlgan cannot
+    express (e.g. ``{"loss": "wasserstein"}``). Without a YAML nothing is known."""
     if not cfg:
-        return TrainConfig()
+        return TrainConfig(), {}, {}
     opt = {**_OPT_DEFAULTS, **cfg.get("OPTIMIZATION", {})}
     model = cfg.get("MODEL", {})
     keys = {"g_lr": "lr_g", "d_lr": "lr_d", "beta1": "beta1", "beta2": "beta2",
@@ -326,12 +327,16 @@ def train_config(cfg: dict[str, dict[str, Any]]) -> TrainConfig:
     if model.get("apply_g_ema"):
         values.update(ema_decay=model.get("g_ema_decay"), ema_start=model.get("g_ema_start"))
     loss = cfg.get("LOSS", {}).get("adv_loss", "vanilla")
+    unmapped = {}
     if loss in ("hinge", "vanilla"):
         values["loss"] = "hinge" if loss == "hinge" else "nonsat"
+    else:
+        unmapped["loss"] = str(loss)
     try:
-        return TrainConfig(**values)
-    except (ConfigError, TypeError):
-        return TrainConfig()
+        train = TrainConfig(**values)
+    except (ConfigError, TypeError, ValueError):
+        return TrainConfig(), {}, unmapped
+    return train, {key: getattr(train, key) for key in values}, unmapped
 
 
 def import_studiogan(
@@ -356,7 +361,8 @@ def import_studiogan(
     check_options(cfg_values, found)
     model = model_config(cfg_values, found)
     data = DataConfig(name=_DATA.get(cfg_values.get("DATA", {}).get("name", ""), "none"))
-    run_cfg = Config(model=model, data=data, train=train_config(cfg_values))
+    train, known, unmapped = train_config(cfg_values)
+    run_cfg = Config(model=model, data=data, train=train)
     weights = {}
     for net, state in states.items():
         if net == "D":
@@ -374,5 +380,7 @@ def import_studiogan(
         "config": str(config) if config else None,
         "step": step,
         "source_config": {s: plain_values(v) for s, v in cfg_values.items()},
+        "train_from_source": known,
+        "train_unmapped": unmapped,
     }
     return Imported(run_cfg, weights, step, record)
