@@ -39,7 +39,7 @@ from nlgan.config import (
     TrainConfig,
 )
 from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
-from nlgan.interop.imported import Imported, attention_places, plain_values
+from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
 from nlgan.models.arch import arch_for, d_feature_sizes, g_feature_sizes
 from nlgan.models.networks import Discriminator, Generator
 from nlgan.nn.nonlocal_block import SelfAttention
@@ -48,6 +48,11 @@ NETS = ("G", "D", "G_ema")
 _RELU = ("relu", "inplace_relu", "ir")
 _DATA = {"C10": "cifar10", "C100": "cifar100"}
 _INIT = {"ortho": "ortho", "N02": "N02", "glorot": "xavier", "xavier": "xavier"}
+_NUMBERS = ("BN_eps", "SN_eps", "dim_z", "shared_dim", "G_ch", "D_ch", "resolution", "n_classes",
+            "z_var", "num_standing_accumulations")  # fmt: skip
+# BigGAN-PyTorch's sampling options (utils.py defaults), recorded with the import.
+_SAMPLING = {"z_var": 1.0, "G_eval_mode": False, "accumulate_stats": False,
+             "num_standing_accumulations": 16}  # fmt: skip
 
 
 def read_folder(folder: str | Path, suffix: str = "") -> tuple[dict[str, dict], dict[str, Any]]:
@@ -288,36 +293,97 @@ def train_config(src: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
     return train, {key: getattr(train, key) for key in values}
 
 
+def source_options(info: dict[str, Any], overrides: dict[str, Any] | None, where: str) -> dict:
+    """state_dict.pth's ``config`` with ``--source-set`` values over it; numbers checked."""
+    config = info.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise InteropError(
+            f"{where}: its config is a {type(config).__name__}, not BigGAN-PyTorch's dict of "
+            "options (give the options with --source-set KEY=VALUE, or remove the file)"
+        )
+    src = {**(config or {}), **(overrides or {})}
+    for key in _NUMBERS:
+        value = src.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InteropError(
+                f"BigGAN-PyTorch option {key}={value!r} is not a number: fix it with "
+                f"--source-set {key}=..."
+            )
+    return src
+
+
+def sampling_notes(src: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """BigGAN-PyTorch's sampling options (recorded) and what nlgan does differently (notes).
+
+    ``z_var`` != 1 is refused: nlgan draws z from N(0, 1) and cannot fold a scale of z into a
+    spectral-normed first layer. BigGAN-PyTorch samples with batch statistics unless
+    ``G_eval_mode``; ``accumulate_stats`` re-estimates standing statistics first.
+    """
+    options = {key: src.get(key) for key in _SAMPLING}  # None: not in the source's config
+    if options["z_var"] is not None and float(options["z_var"]) != 1.0:
+        raise InteropError(
+            f"BigGAN-PyTorch option not supported by the importer: z_var={options['z_var']} "
+            "(nlgan samples z ~ N(0, 1); to sample with that anyway: --source-set z_var=1)"
+        )
+    notes = []
+    if options["accumulate_stats"]:
+        n = options["num_standing_accumulations"] or _SAMPLING["num_standing_accumulations"]
+        notes.append(
+            f"the source sampled with standing statistics (accumulate_stats, {n} "
+            f"accumulations): sample with `nlgan sample RUN --standing-stats {n}` to match"
+        )
+    elif options["G_eval_mode"] is False:
+        notes.append(
+            "the source sampled in train mode, with batch statistics (G_eval_mode=False); "
+            "nlgan samples in eval mode with the stored statistics, so its images differ"
+        )
+    return options, notes
+
+
 def import_biggan_pytorch(
     folder: str | Path, overrides: dict[str, Any] | None = None, suffix: str = ""
 ) -> Imported:
     """Read a BigGAN-PyTorch weights folder and convert every network in it."""
     states, info = read_folder(folder, suffix)
-    src = dict(info.get("config") or {})
-    src.update(overrides or {})
+    tail = f"_{suffix}" if suffix else ""
+    src = source_options(info, overrides, f"{folder}/state_dict{tail}.pth")
+    step, notes = step_number(info.get("itr", 0), f"state_dict{tail}.pth's itr")
     try:
         found = infer_structure(states)
-    except (KeyError, AttributeError, IndexError, ValueError) as err:
+    except InteropError:
+        raise  # already one line; the generic wrapping below is for missing tensors
+    except (KeyError, AttributeError, IndexError, ValueError, RuntimeError) as err:
         raise InteropError(
             f"{folder}: the .pth files are not BigGAN-PyTorch G / D state dicts (no {err})"
         ) from None
     check_options(src, found)
+    sampling, more = sampling_notes(src)
     model = model_config(src, found)
     data = DataConfig(name=_DATA.get(src.get("dataset", ""), "none"))
     train, known = train_config(src)
     cfg = Config(model=model, data=data, train=train)
     weights = {}
     for net, state in states.items():
-        if net == "D":
-            weights["D"] = convert_discriminator(state, model)
-        else:
-            weights[net] = convert_generator(state, model, f"{net}.pth")
+        name = f"{net}{tail}.pth"
+        try:
+            if net == "D":
+                weights["D"] = convert_discriminator(state, model)
+            else:
+                weights[net] = convert_generator(state, model, name)
+        except (RuntimeError, IndexError) as err:  # a tensor torch cannot use where it belongs
+            reason = " ".join(str(err).split())[:160]
+            raise InteropError(
+                f"{name}: a tensor has the wrong shape for the model the other tensors describe "
+                f"({reason})"
+            ) from None
     record = {
         "format": "biggan-pytorch",
         "source": str(Path(folder).resolve()),
-        "files": sorted(f"{net}{'_' + suffix if suffix else ''}.pth" for net in states),
-        "itr": int(info.get("itr", 0)),
+        "files": sorted(f"{net}{tail}.pth" for net in states),
+        "itr": step,
         "source_config": plain_values(src),
         "train_from_source": known,
+        "sampling": sampling,
+        "notes": notes + more,
     }
-    return Imported(cfg, weights, int(info.get("itr", 0)), record)
+    return Imported(cfg, weights, step, record)

@@ -173,8 +173,13 @@ class Transfer:
             weight = self.take(f"{prefix}.weight_orig")
             u, v = self.take(f"{prefix}.weight_u"), self.take(f"{prefix}.weight_v")
         else:
-            weight = self.take(f"{prefix}.weight")
-            u, v = biggan_singular_vectors(weight, self.take(f"{prefix}.u0"), eps)
+            weight, u0 = self.take(f"{prefix}.weight"), self.take(f"{prefix}.u0")
+            if u0.numel() != weight.shape[0]:
+                raise InteropError(
+                    f"{self.what}: {prefix}.u0 has shape {tuple(u0.shape)} where its weight has "
+                    f"{weight.shape[0]} outputs: the file's tensors do not fit together"
+                )
+            u, v = biggan_singular_vectors(weight, u0, eps)
             # sv0 only logs the last training estimate; u1.., sv1.. track further singular
             # values (num_G_SVs > 1) and never scale the weight.
             self.skip(*(k for k in self.source if k.startswith(f"{prefix}.sv")))
