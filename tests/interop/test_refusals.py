@@ -152,6 +152,14 @@ def test_source_set_values_that_are_not_numbers_are_one_line(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("key", ["G_attn", "D_attn"])
+def test_attention_options_that_are_not_sizes_are_one_line(key):
+    assert _refused(import_biggan_pytorch, INTEROP / "biggan32", {key: "abc"}) == (
+        f"BigGAN-PyTorch option {key}='abc' is not a list of sizes like '16_32' or '0': fix it "
+        f"with --source-set {key}=..."
+    )
+
+
 def test_a_studiogan_config_that_is_not_utf8_is_one_line(tmp_path):
     (tmp_path / "c.yaml").write_bytes(b"MODEL:\n  backbone: \xff\xfe resnet\n")
     result = cli("import", "studiogan", INTEROP / "studiogan-sagan32", "--config",
