@@ -20,7 +20,9 @@ Supported: ``model=BigGAN`` at 32-256 px; G with or without SN, D with SN; ``G_s
 ``shared_dim``) or per-class embeddings; ``hier``; attention anywhere; ``norm_style=bn`` with
 its stored statistics; ``BN_eps=1e-5``; ReLU activations; wide D. Refused with a one-line
 error: BigGANdeep, ``mybn`` / ``cross_replica`` BN, other norm styles, other activations,
-``BN_eps`` other than 1e-5 (its output BN always uses 1e-5), a narrow D.
+``BN_eps`` other than 1e-5 (its output BN always uses 1e-5), a narrow D, ``z_var`` other than 1.
+Sampling settings (``G_eval_mode``, ``accumulate_stats``) are recorded and noted: see
+:mod:`nlgan.interop.biggan_settings`. A negative ``itr`` starts the run at step 0, with a note.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ PyTorch's ``spectral_norm`` state (``weight_orig``, ``weight_u``, ``weight_v``) 
 Supported: backbones ``resnet`` (SAGAN, SNGAN) and ``big_resnet`` (BigGAN) at 32-256 px;
 ``g_cond_mtd`` cBN or W/O; ``d_cond_mtd`` PD or W/O with a spectral-normed D; ReLU; attention
 at any ``attn_g_loc`` / ``attn_d_loc``. Refused: other backbones and conditioning (AC, 2C,
-D2DCE, MH, MD), auxiliary classifiers, InfoGAN heads, other activations, D without SN.
+D2DCE, MH, MD), auxiliary classifiers, InfoGAN heads, other activations, D without SN. The
+YAML's ``RUN`` section (sampling statistics, truncation, ``freezeD``) and the training settings:
+:mod:`nlgan.interop.studiogan_settings`.
 """
 
 from __future__ import annotations
