@@ -115,8 +115,9 @@ def check_local_dir(folder: str | Path) -> list[str]:
         return []
     mark = folder_mark(folder)
     if mark.get("kind") != PUSH_KIND or not isinstance(mark.get("files"), list):
+        shown = next((name for name in names if name != MARKER), names[0])
         raise OutputExistsError(
-            f"{flag} is not empty and was not written by nlgan push (it holds {names[0]}): "
+            f"{flag} is not empty and was not written by nlgan push (it holds {shown}): "
             "refusing to write into it; choose a new or empty folder"
         )
     ours = {str(name) for name in mark["files"]}

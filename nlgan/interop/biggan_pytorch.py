@@ -40,7 +40,7 @@ from nlgan.config import (
     ModelConfig,
 )
 from nlgan.interop.biggan_settings import sampling_notes, source_options, train_config
-from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
+from nlgan.interop.foreign import InteropError, Transfer, read_torch_file, what_failed
 from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
 from nlgan.models.arch import arch_for, d_feature_sizes, g_feature_sizes
 from nlgan.models.networks import Discriminator, Generator
@@ -286,7 +286,8 @@ def import_biggan_pytorch(
         raise  # already one line; the generic wrapping below is for missing tensors
     except (KeyError, AttributeError, IndexError, ValueError, RuntimeError) as err:
         raise InteropError(
-            f"{folder}: the .pth files are not BigGAN-PyTorch G / D state dicts (no {err})"
+            f"{folder}: the .pth files are not BigGAN-PyTorch G / D state dicts "
+            f"({what_failed(err)})"
         ) from None
     check_options(src, found)
     sampling, more = sampling_notes(src)

@@ -116,6 +116,12 @@ def read_torch_file(path: str | Path) -> Any:
         raise InteropError(f"{path}: not a readable torch file ({_first_line(err)})") from None
 
 
+def what_failed(err: BaseException) -> str:
+    """A structure check's failure in words: ``no 'key'`` for a missing tensor, else the error's
+    first line (a tensor of a shape or type the reader could not use)."""
+    return f"no {err}" if isinstance(err, KeyError) else _first_line(err)
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__

@@ -38,7 +38,7 @@ import torch
 import yaml
 
 from nlgan.config import Config, ConfigError, DataConfig, ModelConfig
-from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
+from nlgan.interop.foreign import InteropError, Transfer, read_torch_file, what_failed
 from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
 from nlgan.interop.studiogan_settings import freeze_d_from_studiogan, sampling_notes, train_config
 from nlgan.models.arch import arch_for
@@ -339,7 +339,7 @@ def import_studiogan(
         raise  # already one line; the generic wrapping below is for missing tensors
     except (KeyError, AttributeError, IndexError, ValueError, RuntimeError) as err:
         raise InteropError(
-            f"{path}: not StudioGAN resnet / big_resnet state dicts (no {err})"
+            f"{path}: not StudioGAN resnet / big_resnet state dicts ({what_failed(err)})"
         ) from None
     check_options(cfg_values, found)
     model = model_config(cfg_values, found)
@@ -352,7 +352,8 @@ def import_studiogan(
             raise InteropError(f"freezeD={freeze}: the import has no D to freeze")
         blocks = freeze_d_from_studiogan(_entries(states["D"]), freeze)
         train = dataclasses.replace(train, freeze_d_blocks=blocks)
-        known = {**known, "freeze_d_blocks": blocks}
+        if freeze_d is None:  # the source's own RUN.freezeD, not the user's --freeze-d
+            known = {**known, "freeze_d_blocks": blocks}
     run_cfg = Config(model=model, data=data, train=train)
     weights = {}
     for net, state in states.items():
