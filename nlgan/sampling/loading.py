@@ -9,8 +9,8 @@ import torch
 
 from nlgan.config import Config, ConfigError, config_from_dict
 from nlgan.models.networks import Generator
+from nlgan.sampling.export import read_export, resolve_source
 from nlgan.storage.checkpoint import CheckpointError, load_any, load_weights
-from nlgan.storage.rundir import RunDir
 
 
 def load_generator(
@@ -18,27 +18,10 @@ def load_generator(
 ) -> tuple[Generator, Config]:
     """Rebuild G (eval mode) from a run directory, a checkpoint, a ``.safetensors`` export,
     ``hf://user/name[@revision]`` or a folder with a Hub repository's files."""
-    from nlgan.hub.layout import G_FILE, GENERATOR_FILE, is_hub_folder
-    from nlgan.hub.remote import download, is_hub_source
-
-    if is_hub_source(source):
-        path = download(str(source), ema)
-    else:
-        path = Path(source)
-        if path.is_dir() and is_hub_folder(path) and not RunDir(path).checkpoints.is_dir():
-            path = path / (GENERATOR_FILE if ema else G_FILE)
+    path = resolve_source(source, ema)
     key = "G_ema" if ema else "G"
     if path.suffix == ".safetensors":
-        from nlgan.sampling.export import load_export
-
-        weights, config, metadata = load_export(path)
-        stored = metadata.get("weights")
-        if stored not in (None, key):
-            flag = "without --no-ema" if ema else "--no-ema"
-            raise CheckpointError(
-                f"{path}: holds the {stored} weights, not {key} (run it {flag}, or export "
-                f"the {key} weights)"
-            )
+        weights, config, _ = read_export(path, ema)
     else:
         path, state = load_any(path)
         if "config" not in state:
