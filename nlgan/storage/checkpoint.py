@@ -183,11 +183,3 @@ def load_any(path: str | Path, map_location: str | torch.device = "cpu") -> tupl
     if not path.exists():
         raise CheckpointError(f"{path}: no such run directory or checkpoint file")
     return path, load_checkpoint(path, map_location)
-
-
-def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` numbered checkpoints; returns what was removed."""
-    old = list_checkpoints(run_dir)[:-keep] if keep > 0 else []
-    for path in old:
-        path.unlink(missing_ok=True)
-    return old

@@ -36,9 +36,9 @@ from nlgan.storage.checkpoint import (
     CheckpointError,
     checkpoint_path,
     list_checkpoints,
-    prune_checkpoints,
     save_checkpoint,
 )
+from nlgan.storage.retention import Retention, set_aside_newer
 from nlgan.tracking import resolve_mode
 from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
@@ -117,6 +117,10 @@ class Trainer:
             cfg, acc, self.run_dir, state, self.evaluator, self.best, self.init_record
         )
         self.tracker = self.periodic.tracker
+        if state and acc.is_main_process:  # damaged ones above the resumed step would outrank
+            set_aside_newer(self.run_dir, self.step)  # every checkpoint this run writes
+        acc.wait_for_everyone()
+        self.retention = Retention(self.run_dir, tc.keep_ckpts)
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
 
@@ -222,7 +226,7 @@ class Trainer:
                     f"writing checkpoint {path} failed ({err.strerror or err}); nothing was "
                     f"damaged, the last good checkpoint is {last}: free space and resume"
                 ) from None
-            prune_checkpoints(self.run_dir, self.cfg.train.keep_ckpts)
+            self.retention.prune(path)  # keeps verified ones; damaged ones are set aside
         self.acc.wait_for_everyone()
         return path
 

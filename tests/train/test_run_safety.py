@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 from nlgan.cli import main
 from nlgan.storage.checkpoint import list_checkpoints, load_latest
 
+from damage import flip_bytes_inside_a_tensor
 from tiny import tiny_run
 
 TINY = tiny_run(steps=2, batch_size=8, ckpt_every=1, keep_ckpts=5, sample_every=0, log_every=1)
@@ -62,20 +62,6 @@ def test_hand_edits_of_config_yaml_cannot_get_around_the_resume_guard(run):
     (run / "config.yaml").write_text(yaml.safe_dump(edited))
     _train("--resume", run)
     assert load_latest(run)[1]["step"] == 3
-
-
-def flip_bytes_inside_a_tensor(path, count: int = 64) -> None:
-    """Overwrite ``count`` bytes in the middle of the largest tensor stored in a checkpoint."""
-    with zipfile.ZipFile(path) as archive:
-        info = max((i for i in archive.infolist() if "/data/" in i.filename),
-                   key=lambda i: i.file_size)  # fmt: skip
-        with open(path, "rb") as f:  # the local header tells where the data start
-            f.seek(info.header_offset + 26)
-            name_len, extra_len = np.frombuffer(f.read(4), "<u2")
-        start = info.header_offset + 30 + int(name_len) + int(extra_len) + info.file_size // 2
-    data = bytearray(path.read_bytes())
-    data[start : start + count] = bytes(255 - b for b in data[start : start + count])
-    path.write_bytes(bytes(data))
 
 
 def test_a_bit_flipped_checkpoint_is_skipped_on_resume_and_refused_elsewhere(run, tmp_path):
