@@ -170,11 +170,32 @@ def test_a_read_only_run_directory_is_one_line_for_new_runs_and_resumes(run, con
         (["train.lr_d=inf"], "train.lr_d='inf': must be a finite number"),
         (["model.z_dim=1e9"], "billion parameters (limit 2 billion"),
         (["model.g_ch=100000"], "model.g_ch=100000, model.d_ch=4"),
+        # Integers that have no integer value: int(nan) and int(inf) raised out of typing.
+        (["data.subset=nan"], "data.subset='nan': expected an integer (a finite whole number)"),
+        (["train.steps=inf"], "train.steps='inf': expected an integer (a finite whole"),
+        (["train.log_every=1e400"], "train.log_every='1e400': expected an integer (a finite"),
+        # Seeds beyond what torch.manual_seed (2**64) and numpy's SeedSequence (< 0) accept.
+        (["train.seed=1e30"], "train.seed=1000000000000000019884624838656: a seed must be in"),
+        (["data.subset_seed=18446744073709551616"], "data.subset_seed=18446744073709551616: a"),
+        (["train.seed=-1"], "train.seed=-1: a seed must be in 0 .. 2**64-1"),
     ],
 )
 def test_bad_values_are_one_line(config, tmp_path, sets, message):
     args = [a for s in sets for a in ("--set", s)]
     assert message in _train(config, "--out", tmp_path / "r", *args, code=1).output
+
+
+def test_the_largest_seed_trains_samples_and_subsets(config, tmp_path):
+    top = str(2**64 - 1)  # the bound is what torch and numpy take, not a guess
+    sets = [f"train.seed={top}", f"data.subset_seed={top}", "data.subset=8", "train.steps=1",
+            "train.sample_every=1"]  # fmt: skip
+    _train(config, "--out", tmp_path / "r", *[a for s in sets for a in ("--set", s)])
+    assert (tmp_path / "r" / "samples" / "step-000000001.png").is_file()
+    sample = CliRunner().invoke(main, ["sample", str(tmp_path / "r"), "--seed", "-1", "--grid",
+                                       str(tmp_path / "g.png")])  # fmt: skip
+    assert sample.exit_code == 2 and "-1 is not in the range 0<=x<=18446744073709551615" in (
+        sample.output
+    )
 
 
 def test_config_files_that_cannot_be_read_right(tmp_path, monkeypatch):
