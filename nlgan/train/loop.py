@@ -38,6 +38,7 @@ from nlgan.storage.checkpoint import (
     list_checkpoints,
     save_checkpoint,
 )
+from nlgan.storage.lock import RunLock
 from nlgan.storage.retention import Retention, set_aside_newer
 from nlgan.tracking import resolve_mode
 from nlgan.train.build import build_networks, memory_format
@@ -95,6 +96,18 @@ class Trainer:
             mixed_precision=tc.mixed_precision, gradient_accumulation_steps=tc.grad_accum
         )
         check_launch(acc.num_processes)  # N processes that never joined one group: refuse
+        # One writer per run directory, from here to the end of fit(): a second `nlgan train
+        # --resume R` is refused before it builds anything (the main process holds it).
+        self.lock = RunLock(self.run_dir).acquire() if acc.is_main_process else None
+        try:
+            self._start(state)
+        except BaseException:
+            self.release_lock()
+            raise
+
+    def _start(self, state: dict[str, Any] | None) -> None:
+        """Everything but the accelerator and the lock: evaluator, networks, data, tracker."""
+        cfg, tc, acc = self.cfg, self.cfg.train, self.acc
         resolve_mode(cfg.log)  # a bad WANDB_MODE fails here, before any work
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
@@ -123,6 +136,11 @@ class Trainer:
         self.retention = Retention(self.run_dir, tc.keep_ckpts)
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
+
+    def release_lock(self) -> None:
+        """Let another process write this run directory (fit() calls it when it ends)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def _build_models(self, state: dict[str, Any] | None) -> None:
         """G, D, EMA G and optimisers, restored from ``state`` and prepared by accelerate."""
@@ -334,6 +352,7 @@ class Trainer:
             raise
         finally:
             bar.close()
+            self.release_lock()
         signum = self._agreed_signal(stop.signum) if stop_now else None
         return FitResult(self.step, self.last_checkpoint, signum, time.perf_counter() - t0)
 
