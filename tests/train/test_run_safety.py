@@ -262,3 +262,28 @@ def test_a_reference_that_cannot_be_scored_is_refused_before_training(config, tm
     result = _train(config, "--out", tmp_path / "r", *args, code=1)
     assert message in result.output
     assert not list_checkpoints(tmp_path / "r")
+
+
+def test_a_sample_grid_that_cannot_be_written_warns_and_training_goes_on(
+    config, tmp_path, monkeypatch
+):
+    import errno
+
+    from nlgan.train import periodic
+
+    def full_disk(images, path, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(periodic, "save_grid", full_disk)
+    with pytest.warns(UserWarning) as caught:
+        result = _train(config, "--out", tmp_path / "r", "--set", "train.sample_every=1")
+    messages = [str(w.message) for w in caught if "sample grid" in str(w.message)]
+    grid = tmp_path / "r" / "samples" / "step-000000001.png"
+    assert messages[0] == (
+        f"step 1: writing the sample grid {grid} failed (No space left on device); no partial "
+        "file was left and training goes on"
+    )
+    assert len(messages) == 2 and "done: 2 steps" in result.output
+    assert [p.name for p in list_checkpoints(tmp_path / "r")] == [
+        "ckpt-000000001.pt", "ckpt-000000002.pt"
+    ]  # fmt: skip
