@@ -337,11 +337,13 @@ class Trainer:
                     broadcast_buffers(self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
                     meter.add(losses, self.step + 1)  # on the device: no sync per step
-                    stop_now = self._stop_agreed(stop)
                     self.step += 1
                     self._observe(losses)  # adaptive p, LeCam anchors
                     bar.update(1)
-                    self._periodic(meter, bar)
+                    self._periodic(meter, bar)  # a second signal in here aborts it
+                    # After the step's grid, scores and checkpoint: a first signal that came
+                    # during them stops the run here, not one more step later.
+                    stop_now = self._stop_agreed(stop)
                 self._verify(meter)
                 self.checkpoint_now()  # a second signal here aborts cleanly
                 if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
