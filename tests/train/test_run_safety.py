@@ -73,9 +73,14 @@ def test_a_bit_flipped_checkpoint_is_skipped_on_resume_and_refused_elsewhere(run
     with pytest.warns(UserWarning, match=f"skipping damaged checkpoint: {newest}: damaged"):
         path, state = load_latest(run)
     assert path.name == "ckpt-000000001.pt" and state["step"] == 1
-    with pytest.warns(UserWarning, match="skipping damaged checkpoint"):
+    moved = run / "checkpoints" / "damaged" / newest.name
+    with (
+        pytest.warns(UserWarning, match="skipping damaged checkpoint"),
+        pytest.warns(UserWarning, match=f"damaged checkpoint {newest.name} .* moved to {moved}"),
+    ):
         _train("--resume", run, "--set", "train.steps=2")
     assert load_latest(run)[1]["step"] == 2  # step 2 redone from step 1
+    assert moved.is_file()  # set aside, not overwritten by the new step 2
     flip_bytes_inside_a_tensor(list_checkpoints(run)[-1])
     for args in (["sample", newest, "--grid", tmp_path / "g.png"],
                  ["export", newest, tmp_path / "g.safetensors"]):  # fmt: skip
