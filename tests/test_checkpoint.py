@@ -11,6 +11,7 @@ import torch
 
 import nlgan
 from nlgan.storage import checkpoint as ck
+from nlgan.storage.retention import Retention
 
 
 def _state(step: int) -> dict:
@@ -109,7 +110,7 @@ def test_missing_and_foreign(tmp_path):
 def test_prune_keeps_newest(tmp_path):
     for s in (1, 2, 3, 4):
         ck.save_checkpoint(_state(s), ck.checkpoint_path(tmp_path, s))
-    removed = ck.prune_checkpoints(tmp_path, keep=2)
+    removed = Retention(tmp_path, keep=2).prune(ck.checkpoint_path(tmp_path, 4))
     assert [p.name for p in removed] == ["ckpt-000000001.pt", "ckpt-000000002.pt"]
     assert [p.name for p in ck.list_checkpoints(tmp_path)] == [
         "ckpt-000000003.pt",

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+# A latent seed: numpy's SeedSequence refuses negative ones, torch 2**64 and above.
+SEED = click.IntRange(0, 2**64 - 1)
 DEVICE_HELP = "cpu, cuda, cuda:1, ... or auto (cuda when available, else cpu)."
 
 
@@ -49,7 +51,7 @@ _GENERATOR_OPTIONS = (
     click.argument("run", type=str),
     click.option("--classes", type=str, default=None, help="Class ids, e.g. 3,5 (default: all)."),
     click.option("--truncation", type=float, default=None, help="Truncation threshold for |z|."),
-    click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images."),
+    click.option("--seed", type=SEED, default=0, show_default=True, help="Same seed, same images."),
     device_option,
     click.option("--no-ema", is_flag=True, help="Use the raw generator instead of the EMA one."),
     click.option("--best", is_flag=True, help="Use RUN's best checkpoint (eval.every > 0)."),

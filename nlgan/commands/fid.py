@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from nlgan.commands.common import device_option
+from nlgan.commands.common import SEED, device_option
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
 from nlgan.metrics.table import METRICS, check_backbone, check_metrics
 
@@ -269,7 +269,7 @@ def _check_finite(out: dict[str, Any]) -> None:
 @click.option(
     "--resolution", type=int, default=None, help="Resize + centre-crop folder images to this size."
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Latent seed for a run.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Latent seed for a run.")
 @click.option("--truncation", type=float, default=None, help="Truncated latents for a run.")
 @device_option
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference statistics.")

@@ -23,6 +23,16 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+# torch.manual_seed and torch.Generator take seeds in [0, 2**64); numpy's SeedSequence (the
+# sample-i latents) refuses negative ones. Checked here, not where a seed is first used: the
+# sample grid that uses train.seed comes only after the first train.sample_every steps.
+SEED_MAX = 2**64 - 1
+
+
+def _check_seed(key: str, value: int) -> None:
+    _check(0 <= value <= SEED_MAX, f"{key}={value}: a seed must be in 0 .. 2**64-1 ({SEED_MAX})")
+
+
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     _check(value in choices, f"{key}={value!r}: choose one of {', '.join(choices)}")
 
@@ -105,6 +115,7 @@ class DataConfig:
         )
         _check(self.num_workers >= 0, "data.num_workers must be >= 0")
         _check(self.subset >= 0, "data.subset must be >= 0 (images per class; 0 = all)")
+        _check_seed("data.subset_seed", self.subset_seed)
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,7 @@ class TrainConfig:
             _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = never / from start)")
         _check_choice("train.init_classes", self.init_classes, ("keep", "reinit"))
         _check(self.cpu_threads >= 0, "train.cpu_threads must be >= 0 (0 = torch's default)")
+        _check_seed("train.seed", self.seed)
         _check_choice("train.loss", self.loss, ("hinge", "nonsat"))
         _check_choice("train.compile", self.compile, ("no", "inductor", "aot_eager"))
         _check_choice("train.ema_bn", self.ema_bn, ("copy", "average"))

@@ -57,15 +57,7 @@ def convert(key: str, value: Any, hint: Any) -> Any:
             return value.lower() in ("true", "yes", "on", "1")
         raise ConfigError(f"{key}={value!r}: expected true or false")
     if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r}: expected an integer") from None
-        if as_float != int(as_float):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        return int(as_float)
+        return _integer(key, value)
     if hint is float:
         if isinstance(value, bool):
             raise ConfigError(f"{key}={value!r}: expected a number")
@@ -81,6 +73,27 @@ def convert(key: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{key}={value!r}: expected a string")
         return "" if value is None else str(value)
     raise TypeError(f"unsupported config type {hint!r} for {key}")
+
+
+def _integer(key: str, value: Any) -> int:
+    """An int from an int, a whole float or text such as ``64``, ``1e3``; never a bool."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r}: expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())  # exact, however many digits (float would round)
+        except ValueError:
+            pass
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r}: expected an integer") from None
+    # nan, inf and text beyond float's range (1e400 reads as inf) have no integer value.
+    if not math.isfinite(as_float) or as_float != int(as_float):
+        raise ConfigError(f"{key}={value!r}: expected an integer (a finite whole number)")
+    return int(as_float)
 
 
 def unknown_key(key: str, valid: list[str]) -> ConfigError:

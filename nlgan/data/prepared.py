@@ -31,7 +31,8 @@ class CacheError(NlganError, ValueError):
     """A prepared data set is missing, incomplete or does not fit the model."""
 
 
-def _paths(out: str | Path) -> tuple[Path, Path, Path]:
+def prepared_paths(out: str | Path) -> tuple[Path, Path, Path]:
+    """The three files of a prepared data set: images ``.npy``, ``.labels.npy`` and ``.json``."""
     out = Path(out)
     if out.suffix != ".npy":
         raise CacheError(f"{out}: a prepared data set is a .npy file name, e.g. data.npy")
@@ -41,7 +42,7 @@ def _paths(out: str | Path) -> tuple[Path, Path, Path]:
 
 def prepare_folder(root: str | Path, out: str | Path, resolution: int, channels: int) -> Path:
     """Decode, resize and crop every usable image of a folder once; returns the .npy path."""
-    images_path, labels_path, meta_path = _paths(out)
+    images_path, labels_path, meta_path = prepared_paths(out)
     model = ModelConfig(resolution=resolution, num_classes=0, img_channels=channels,
                         g_attn_resolutions=(), d_attn_resolutions=())  # fmt: skip
     folder = build_image_folder(root, model)
@@ -69,7 +70,7 @@ class NpyImages(Dataset):
     """A prepared data set, memory-mapped; items as every nlgan data set gives them."""
 
     def __init__(self, path: str | Path, model: ModelConfig, hflip: bool = False):
-        images_path, labels_path, meta_path = _paths(path)
+        images_path, labels_path, meta_path = prepared_paths(path)
         try:
             meta = json.loads(meta_path.read_text())
             self.images = np.load(images_path, mmap_mode="r")  # [N, R, R, C] uint8

@@ -3,7 +3,10 @@
 - :mod:`~nlgan.storage.rundir`: the run-directory layout (``config.yaml``, ``checkpoints/``,
   ``samples/``), defined once;
 - :mod:`~nlgan.storage.checkpoint`: checkpoint files (atomic save, safe load, the latest good
-  one, pruning);
+  one);
+- :mod:`~nlgan.storage.retention`: which checkpoints a run keeps (verified ones), damaged ones
+  moved aside;
+- :mod:`~nlgan.storage.lock`: the advisory lock of the process that writes a run;
 - :mod:`~nlgan.storage.files`: atomic writes, stale temporary files, image extensions;
 - :mod:`~nlgan.storage.outputs`: what a command may write and what ``--overwrite`` may replace.
 

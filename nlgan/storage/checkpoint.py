@@ -186,14 +186,6 @@ def load_any(path: str | Path, map_location: str | torch.device = "cpu") -> tupl
     return path, load_checkpoint(path, map_location)
 
 
-def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` numbered checkpoints; returns what was removed."""
-    old = list_checkpoints(run_dir)[:-keep] if keep > 0 else []
-    for path in old:
-        path.unlink(missing_ok=True)
-    return old
-
-
 def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], what: str) -> None:
     """Strict ``model.load_state_dict(weights)``; a mismatch (e.g. weights of another
     ``model.attn_affinity``) is a one-line :class:`CheckpointError` that starts with ``what``."""

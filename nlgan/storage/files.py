@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -78,15 +78,20 @@ def atomic_write(path: str | Path, mode: str = "wb", durable: bool = False) -> I
         f.flush()
 
 
-def remove_stale_temps(directory: str | Path) -> list[Path]:
-    """Delete temporary files in ``directory`` left by processes that no longer run."""
+def remove_stale_temps(directory: str | Path, names: Collection[str] | None = None) -> list[Path]:
+    """Delete temporary files in ``directory`` left by processes that no longer run; with
+    ``names``, only the temporaries of those final file names (nothing else of the folder's)."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
     removed = []
     for entry in directory.iterdir():
         match = _TEMP.match(entry.name)
-        if match and entry.is_file() and not _alive(int(match.group("pid"))):
+        if not match or (names is not None and match.group("name") not in names):
+            continue
+        if (match.group("suffix") or "") not in ("", Path(match.group("name")).suffix):
+            continue  # not a name temp_path gives (nor nlgan 0.1.0's, without the suffix)
+        if entry.is_file() and not _alive(int(match.group("pid"))):
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed

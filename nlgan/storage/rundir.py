@@ -6,8 +6,10 @@
       config.yaml                    the resolved config (what --resume reads)
       checkpoints/ckpt-<step>.pt     numbered checkpoints, zero-padded so names sort by step
       checkpoints/best.pt            the best evaluation's generators (with eval.every > 0)
+      checkpoints/damaged/           checkpoints that failed their checksum, moved out of the way
       samples/step-<step>.png        the EMA generator's grid at that step
       wandb/                         tracker files (when wandb is on)
+      .lock                          flock()ed by the training process that writes the run
 
 Training writes it; sampling, metrics and the commands read it through this module only.
 """
@@ -22,6 +24,8 @@ CONFIG_NAME = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
 BEST_NAME = "best.pt"  # never matches the numbered pattern: resume never picks it
 SAMPLE_DIR = "samples"
+DAMAGED_DIR = "damaged"
+LOCK_NAME = ".lock"
 _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
@@ -52,6 +56,16 @@ class RunDir:
     def best(self) -> Path:
         """The copy of the best-scoring checkpoint (written when the run evaluates)."""
         return self.checkpoints / BEST_NAME
+
+    @property
+    def damaged(self) -> Path:
+        """Where damaged checkpoints are moved, out of resume's and pruning's sight."""
+        return self.checkpoints / DAMAGED_DIR
+
+    @property
+    def lock(self) -> Path:
+        """The file the writing training process holds an advisory lock on."""
+        return self.root / LOCK_NAME
 
     @property
     def samples(self) -> Path:

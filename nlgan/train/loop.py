@@ -36,9 +36,10 @@ from nlgan.storage.checkpoint import (
     CheckpointError,
     checkpoint_path,
     list_checkpoints,
-    prune_checkpoints,
     save_checkpoint,
 )
+from nlgan.storage.lock import RunLock
+from nlgan.storage.retention import Retention, set_aside_newer
 from nlgan.tracking import resolve_mode
 from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
@@ -95,6 +96,18 @@ class Trainer:
             mixed_precision=tc.mixed_precision, gradient_accumulation_steps=tc.grad_accum
         )
         check_launch(acc.num_processes)  # N processes that never joined one group: refuse
+        # One writer per run directory, from here to the end of fit(): a second `nlgan train
+        # --resume R` is refused before it builds anything (the main process holds it).
+        self.lock = RunLock(self.run_dir).acquire() if acc.is_main_process else None
+        try:
+            self._start(state)
+        except BaseException:
+            self.release_lock()
+            raise
+
+    def _start(self, state: dict[str, Any] | None) -> None:
+        """Everything but the accelerator and the lock: evaluator, networks, data, tracker."""
+        cfg, tc, acc = self.cfg, self.cfg.train, self.acc
         resolve_mode(cfg.log)  # a bad WANDB_MODE fails here, before any work
         self.step = int(state["step"]) if state else 0
         if acc.device.type == "cpu" and tc.cpu_threads > 0:
@@ -117,8 +130,17 @@ class Trainer:
             cfg, acc, self.run_dir, state, self.evaluator, self.best, self.init_record
         )
         self.tracker = self.periodic.tracker
+        if state and acc.is_main_process:  # damaged ones above the resumed step would outrank
+            set_aside_newer(self.run_dir, self.step)  # every checkpoint this run writes
+        acc.wait_for_everyone()
+        self.retention = Retention(self.run_dir, tc.keep_ckpts)
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
+
+    def release_lock(self) -> None:
+        """Let another process write this run directory (fit() calls it when it ends)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def _build_models(self, state: dict[str, Any] | None) -> None:
         """G, D, EMA G and optimisers, restored from ``state`` and prepared by accelerate."""
@@ -222,7 +244,7 @@ class Trainer:
                     f"writing checkpoint {path} failed ({err.strerror or err}); nothing was "
                     f"damaged, the last good checkpoint is {last}: free space and resume"
                 ) from None
-            prune_checkpoints(self.run_dir, self.cfg.train.keep_ckpts)
+            self.retention.prune(path)  # keeps verified ones; damaged ones are set aside
         self.acc.wait_for_everyone()
         return path
 
@@ -315,11 +337,13 @@ class Trainer:
                     broadcast_buffers(self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
                     meter.add(losses, self.step + 1)  # on the device: no sync per step
-                    stop_now = self._stop_agreed(stop)
                     self.step += 1
                     self._observe(losses)  # adaptive p, LeCam anchors
                     bar.update(1)
-                    self._periodic(meter, bar)
+                    self._periodic(meter, bar)  # a second signal in here aborts it
+                    # After the step's grid, scores and checkpoint: a first signal that came
+                    # during them stops the run here, not one more step later.
+                    stop_now = self._stop_agreed(stop)
                 self._verify(meter)
                 self.checkpoint_now()  # a second signal here aborts cleanly
                 if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
@@ -330,6 +354,7 @@ class Trainer:
             raise
         finally:
             bar.close()
+            self.release_lock()
         signum = self._agreed_signal(stop.signum) if stop_now else None
         return FitResult(self.step, self.last_checkpoint, signum, time.perf_counter() - t0)
 

@@ -6,7 +6,9 @@ needs of the run (the EMA generator, the state for ``best.pt``, writing a checkp
 passed in, so data flows one way, loop -> periodic.
 
 A failing evaluation never costs a checkpoint: the step's checkpoint is written first, then a
-one-line warning, and training goes on. Every process takes part in scoring (each scores its
+one-line warning, and training goes on. A sample grid that cannot be written (a full disk) is a
+one-line warning too; if the disk stays full, the next checkpoint stops the run in one line
+that names the last good checkpoint. Every process takes part in scoring (each scores its
 shard) and in the decision to write ``best.pt``.
 """
 
@@ -62,7 +64,16 @@ class Periodic:
         with unchanged_buffers(ema_G):  # rank 0 only: the ranks' EMA G must not drift
             images = class_grid(ema_G, GRID_CLASSES, self.cfg.train.seed, classes=classes)
         path = RunDir(self.run_dir).sample_grid(step)
-        save_grid(images, path, nrow=GRID_CLASSES)
+        try:
+            save_grid(images, path, nrow=GRID_CLASSES)
+        except OSError as err:  # a full disk or quota: the grid is not worth the run
+            reason = err.strerror or str(err).strip() or type(err).__name__
+            warnings.warn(
+                f"step {step}: writing the sample grid {path} failed ({reason}); no partial file "
+                "was left and training goes on",
+                stacklevel=2,
+            )
+            return None
         self.tracker.log_image("samples", path, step, caption=f"EMA G, step {step}")
         return path
 

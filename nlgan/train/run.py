@@ -75,7 +75,8 @@ def new_run(
         )
     if run_dir.is_file():
         raise ConfigError(f"--out {run_dir} is a file: give a directory for the run")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not _is_run(run_dir):
+    others = [p for p in run_dir.iterdir() if p != RunDir(run_dir).lock] if run_dir.is_dir() else []
+    if others and not _is_run(run_dir):  # (a lock file alone: a run that failed to start)
         raise ConfigError(
             f"--out {run_dir} is a folder that holds other files, not an nlgan run: choose a new "
             "or empty folder (nothing in it was changed)"

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 from nlgan.cli import main
 from nlgan.storage.checkpoint import list_checkpoints, load_latest
 
+from damage import flip_bytes_inside_a_tensor
 from tiny import tiny_run
 
 TINY = tiny_run(steps=2, batch_size=8, ckpt_every=1, keep_ckpts=5, sample_every=0, log_every=1)
@@ -64,20 +64,6 @@ def test_hand_edits_of_config_yaml_cannot_get_around_the_resume_guard(run):
     assert load_latest(run)[1]["step"] == 3
 
 
-def flip_bytes_inside_a_tensor(path, count: int = 64) -> None:
-    """Overwrite ``count`` bytes in the middle of the largest tensor stored in a checkpoint."""
-    with zipfile.ZipFile(path) as archive:
-        info = max((i for i in archive.infolist() if "/data/" in i.filename),
-                   key=lambda i: i.file_size)  # fmt: skip
-        with open(path, "rb") as f:  # the local header tells where the data start
-            f.seek(info.header_offset + 26)
-            name_len, extra_len = np.frombuffer(f.read(4), "<u2")
-        start = info.header_offset + 30 + int(name_len) + int(extra_len) + info.file_size // 2
-    data = bytearray(path.read_bytes())
-    data[start : start + count] = bytes(255 - b for b in data[start : start + count])
-    path.write_bytes(bytes(data))
-
-
 def test_a_bit_flipped_checkpoint_is_skipped_on_resume_and_refused_elsewhere(run, tmp_path):
     newest = list_checkpoints(run)[-1]
     flip_bytes_inside_a_tensor(newest)
@@ -87,9 +73,14 @@ def test_a_bit_flipped_checkpoint_is_skipped_on_resume_and_refused_elsewhere(run
     with pytest.warns(UserWarning, match=f"skipping damaged checkpoint: {newest}: damaged"):
         path, state = load_latest(run)
     assert path.name == "ckpt-000000001.pt" and state["step"] == 1
-    with pytest.warns(UserWarning, match="skipping damaged checkpoint"):
+    moved = run / "checkpoints" / "damaged" / newest.name
+    with (
+        pytest.warns(UserWarning, match="skipping damaged checkpoint"),
+        pytest.warns(UserWarning, match=f"damaged checkpoint {newest.name} .* moved to {moved}"),
+    ):
         _train("--resume", run, "--set", "train.steps=2")
     assert load_latest(run)[1]["step"] == 2  # step 2 redone from step 1
+    assert moved.is_file()  # set aside, not overwritten by the new step 2
     flip_bytes_inside_a_tensor(list_checkpoints(run)[-1])
     for args in (["sample", newest, "--grid", tmp_path / "g.png"],
                  ["export", newest, tmp_path / "g.safetensors"]):  # fmt: skip
@@ -184,11 +175,32 @@ def test_a_read_only_run_directory_is_one_line_for_new_runs_and_resumes(run, con
         (["train.lr_d=inf"], "train.lr_d='inf': must be a finite number"),
         (["model.z_dim=1e9"], "billion parameters (limit 2 billion"),
         (["model.g_ch=100000"], "model.g_ch=100000, model.d_ch=4"),
+        # Integers that have no integer value: int(nan) and int(inf) raised out of typing.
+        (["data.subset=nan"], "data.subset='nan': expected an integer (a finite whole number)"),
+        (["train.steps=inf"], "train.steps='inf': expected an integer (a finite whole"),
+        (["train.log_every=1e400"], "train.log_every='1e400': expected an integer (a finite"),
+        # Seeds beyond what torch.manual_seed (2**64) and numpy's SeedSequence (< 0) accept.
+        (["train.seed=1e30"], "train.seed=1000000000000000019884624838656: a seed must be in"),
+        (["data.subset_seed=18446744073709551616"], "data.subset_seed=18446744073709551616: a"),
+        (["train.seed=-1"], "train.seed=-1: a seed must be in 0 .. 2**64-1"),
     ],
 )
 def test_bad_values_are_one_line(config, tmp_path, sets, message):
     args = [a for s in sets for a in ("--set", s)]
     assert message in _train(config, "--out", tmp_path / "r", *args, code=1).output
+
+
+def test_the_largest_seed_trains_samples_and_subsets(config, tmp_path):
+    top = str(2**64 - 1)  # the bound is what torch and numpy take, not a guess
+    sets = [f"train.seed={top}", f"data.subset_seed={top}", "data.subset=8", "train.steps=1",
+            "train.sample_every=1"]  # fmt: skip
+    _train(config, "--out", tmp_path / "r", *[a for s in sets for a in ("--set", s)])
+    assert (tmp_path / "r" / "samples" / "step-000000001.png").is_file()
+    sample = CliRunner().invoke(main, ["sample", str(tmp_path / "r"), "--seed", "-1", "--grid",
+                                       str(tmp_path / "g.png")])  # fmt: skip
+    assert sample.exit_code == 2 and "-1 is not in the range 0<=x<=18446744073709551615" in (
+        sample.output
+    )
 
 
 def test_config_files_that_cannot_be_read_right(tmp_path, monkeypatch):
@@ -255,3 +267,28 @@ def test_a_reference_that_cannot_be_scored_is_refused_before_training(config, tm
     result = _train(config, "--out", tmp_path / "r", *args, code=1)
     assert message in result.output
     assert not list_checkpoints(tmp_path / "r")
+
+
+def test_a_sample_grid_that_cannot_be_written_warns_and_training_goes_on(
+    config, tmp_path, monkeypatch
+):
+    import errno
+
+    from nlgan.train import periodic
+
+    def full_disk(images, path, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(periodic, "save_grid", full_disk)
+    with pytest.warns(UserWarning) as caught:
+        result = _train(config, "--out", tmp_path / "r", "--set", "train.sample_every=1")
+    messages = [str(w.message) for w in caught if "sample grid" in str(w.message)]
+    grid = tmp_path / "r" / "samples" / "step-000000001.png"
+    assert messages[0] == (
+        f"step 1: writing the sample grid {grid} failed (No space left on device); no partial "
+        "file was left and training goes on"
+    )
+    assert len(messages) == 2 and "done: 2 steps" in result.output
+    assert [p.name for p in list_checkpoints(tmp_path / "r")] == [
+        "ckpt-000000001.pt", "ckpt-000000002.pt"
+    ]  # fmt: skip

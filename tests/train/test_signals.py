@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -122,3 +123,97 @@ def test_a_second_signal_never_leaves_a_half_finished_step(work, delay):
     leftovers = [p.name for p in (work / run / "checkpoints").iterdir() if p.name.startswith(".")]
     assert leftovers == []  # an aborted save removes its temporary file
     _resume_to_the_end(work, run)
+
+
+def _signals_inside_one_c_call(record: dict, count: int = 2) -> None:
+    """SIGTERM ``count`` times, 50 ms apart, while this thread is inside one long C call:
+    Python's handler can run only after it returns, so it is called once for both signals."""
+    from nlgan.train.interrupt import StopRequest
+
+    ready = threading.Event()
+
+    def send() -> None:
+        ready.wait()
+        for pause in (0.005, 0.05)[:count]:
+            time.sleep(pause)
+            handler = signal.getsignal(signal.SIGTERM)
+            if isinstance(getattr(handler, "__self__", None), StopRequest):  # never pytest's
+                os.kill(os.getpid(), signal.SIGTERM)
+                record["sent"].append(time.perf_counter())
+
+    threading.Thread(target=send, daemon=True).start()
+    a = torch.randn(1200, 1200) / 35
+    ready.set()
+    try:
+        torch.linalg.matrix_power(a, 16)  # one C call of ~0.1-0.5 s, the GIL released
+    finally:  # (the handler's Abort rises at the first bytecode after the call)
+        record["returned"] = time.perf_counter()
+
+
+@pytest.mark.parametrize("where", ["evaluation", "sampling"])
+def test_two_signals_inside_one_evaluation_or_grid_stop_at_once(tmp_path, monkeypatch, where):
+    import numpy as np
+
+    from nlgan.metrics.inception import random_state_dict
+    from nlgan.train import periodic
+    from nlgan.train.evaluation import PeriodicEval
+
+    from clitools import train
+
+    record = {"sent": []}
+    weights, reference = tmp_path / "inception.pt", tmp_path / "real.npz"
+    torch.save(random_state_dict(seed=0), weights)
+    np.savez(reference, mu=np.zeros(2048), sigma=np.eye(2048))
+
+    def slow_score(self, G):
+        _signals_inside_one_c_call(record)
+        return {"fid": 1.0, "n": 4}
+
+    real_grid = periodic.class_grid
+
+    def slow_grid(*args, **kwargs):
+        _signals_inside_one_c_call(record)
+        return real_grid(*args, **kwargs)
+
+    if where == "evaluation":
+        monkeypatch.setattr(PeriodicEval, "score", slow_score)
+        sets = ["eval.every=3", f"eval.reference={reference}", f"eval.inception_weights={weights}",
+                "eval.n=4"]  # fmt: skip
+    else:
+        monkeypatch.setattr(periodic, "class_grid", slow_grid)
+        sets = ["train.sample_every=3"]
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    run = tmp_path / "run"
+    args = [a for s in [*sets, "train.ckpt_every=2"] for a in ("--set", s)]
+    result = train(tmp_path / "tiny.yaml", "--out", run, *args, code=143)
+    assert len(record["sent"]) == 2 and record["sent"][-1] < record["returned"]  # both inside
+    assert "SIGTERM again: stopped at once; nothing was saved after the last finished " in (
+        result.output
+    )
+    # Nothing of step 3 or later: no checkpoint, no best.pt, no grid, no temporary file.
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["ckpt-000000002.pt"]
+    assert not (run / "samples").exists() or not list((run / "samples").iterdir())
+
+
+def test_one_signal_inside_a_sample_grid_stops_after_that_step(tmp_path, monkeypatch):
+    from nlgan.train import periodic
+
+    from clitools import train
+
+    record = {"sent": []}
+    real_grid = periodic.class_grid
+
+    def slow_grid(*args, **kwargs):
+        _signals_inside_one_c_call(record, count=1)
+        return real_grid(*args, **kwargs)
+
+    monkeypatch.setattr(periodic, "class_grid", slow_grid)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    run = tmp_path / "run"
+    args = ["--set", "train.sample_every=3", "--set", "train.ckpt_every=2"]
+    result = train(tmp_path / "tiny.yaml", "--out", run, *args, code=143)
+    assert "SIGTERM: stopped at step 3;" in result.output  # not one more step, as before
+    assert [p.name for p in (run / "checkpoints").iterdir()] == [
+        "ckpt-000000002.pt", "ckpt-000000003.pt"
+    ]  # fmt: skip
+    assert [p.name for p in (run / "samples").iterdir()] == ["step-000000003.png"]
