@@ -7,10 +7,13 @@ Each command lives in ``nlgan/commands/<name>.py`` and is imported only when it 
 from __future__ import annotations
 
 import importlib.util  # .util explicitly: a bare interpreter has not imported it
+import warnings
 
 import click
 
 from nlgan import __version__
+
+_PYTHON_FORMAT = warnings.formatwarning
 
 # command name -> (module, one-line help shown by `nlgan --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -67,7 +70,22 @@ def run(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """The ``nlgan`` program (console script, ``python -m nlgan.cli``, train.py / sample.py):
     ``main`` with the knowledge that this process belongs to nlgan alone, so commands may do what
     only a whole process may (e.g. ignore late signals on the way out)."""
+    warnings.formatwarning = _one_line_warning  # this process is nlgan's: warnings read as lines
     main(args=args, prog_name=prog_name, obj={"owns_process": True})
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """``warning: <message>`` for warnings raised from nlgan's code (written for users: no file
+    name or source line); other libraries' warnings keep Python's format."""
+    if "/nlgan/" in filename.replace("\\", "/"):
+        return f"warning: {message}\n"
+    return _PYTHON_FORMAT(message, category, filename, lineno, line)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,12 @@ def test_version_is_the_packages_and_the_cli_prints_it():
         [sys.executable, "-m", "nlgan.cli", "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == f"nlgan, version {nlgan.__version__}"
+
+
+def test_the_nlgan_process_prints_its_own_warnings_as_one_line():
+    from nlgan.cli import _one_line_warning
+
+    own = _one_line_warning(UserWarning("step 5: x"), UserWarning, "/x/site-packages/nlgan/a.py", 3)
+    assert own == "warning: step 5: x\n"
+    other = _one_line_warning(UserWarning("y"), UserWarning, "/x/site-packages/torch/b.py", 7)
+    assert "torch/b.py:7: UserWarning: y" in other
