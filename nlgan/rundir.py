@@ -7,6 +7,8 @@
       checkpoints/ckpt-<step>.pt     numbered checkpoints, zero-padded so names sort by step
       checkpoints/best.pt            the best evaluation's generators (with eval.every > 0)
       samples/step-<step>.png        the EMA generator's grid at that step
+      metrics.jsonl                  the local metrics log (nlgan/runlog.py)
+      report.html                    the run's page (nlgan report RUN; train.report)
       wandb/                         tracker files (when wandb is on)
 
 Training writes it; sampling, metrics and the commands read it through this module only.
@@ -22,6 +24,8 @@ CONFIG_NAME = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
 BEST_NAME = "best.pt"  # never matches the numbered pattern: resume never picks it
 SAMPLE_DIR = "samples"
+METRICS_LOG = "metrics.jsonl"
+REPORT_NAME = "report.html"
 _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
@@ -57,6 +61,16 @@ class RunDir:
     def samples(self) -> Path:
         """The folder of in-run sample grids."""
         return self.root / SAMPLE_DIR
+
+    @property
+    def metrics_log(self) -> Path:
+        """The local metrics log (one JSON record per line)."""
+        return self.root / METRICS_LOG
+
+    @property
+    def report(self) -> Path:
+        """The run's self-contained HTML report."""
+        return self.root / REPORT_NAME
 
     def sample_grid(self, step: int) -> Path:
         """The sample grid written at ``step``."""

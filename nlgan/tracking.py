@@ -125,6 +125,15 @@ class Tracker:
         except Exception as err:
             self._give_up("wandb image logging failed", err)
 
+    def log_html(self, key: str, path: str | Path, step: int) -> None:
+        """Log an HTML file (the run's report) as a wandb Html panel at step ``step``."""
+        if self._run is None:
+            return
+        try:
+            self._run.log({key: self._wandb.Html(Path(path), inject=False)}, step=step)
+        except Exception as err:
+            self._give_up("wandb HTML logging failed", err)
+
     def finish(self) -> None:
         """Close the run (flushes offline files); safe to call more than once."""
         run, self._run = self._run, None

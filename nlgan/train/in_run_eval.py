@@ -43,6 +43,7 @@ def score(trainer: Trainer, bar: tqdm) -> dict[str, float]:
     raw = trainer.evaluator.score(trainer.ema.ema)
     scores = scalars(raw)
     trainer.tracker.log(scores, trainer.step)
+    trainer.metrics_log.eval(trainer.step, scores, trainer.evaluator.protocol)
     if trainer.best.update(raw, trainer.step, trainer.evaluator.protocol):  # same on every rank
         save_best(trainer)
     shown = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items())

@@ -39,12 +39,14 @@ from nlgan.data import DataError, build_dataset
 from nlgan.errors import NlganError
 from nlgan.losses import losses_for
 from nlgan.rundir import RunDir
+from nlgan.runlog import MetricsLog
 from nlgan.sampling import class_grid, save_grid
 from nlgan.subset import check_subset
 from nlgan.tracking import Tracker, resolve_mode
 from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
     broadcast_buffers,
+    describe_machine,
     check_launch,
     describe_batch,
     total_batch_size,
@@ -53,6 +55,7 @@ from nlgan.train.distributed import (
 from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.objective import build_objective
+from nlgan.train.end_report import write_report
 from nlgan.train.progress import Meter, summary
 from nlgan.train.run import prepare_run_dir
 from nlgan.train.state import (
@@ -206,6 +209,11 @@ class Trainer:
             enabled=acc.is_main_process,
         )
         self.config_dict = config_dict
+        # RUN/metrics.jsonl whatever wandb's mode; a resume first drops the steps it redoes.
+        self.metrics_log = MetricsLog(
+            self.run_dir, self.step, enabled=acc.is_main_process,
+            machine=describe_machine(acc.device, world),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ data
 
@@ -353,6 +361,8 @@ class Trainer:
                     self.last_checkpoint = self.save()  # a second signal here aborts cleanly
                 if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
                     self.sample()  # the final grid
+                if tc.report:  # after the checkpoint: a failing report only warns
+                    write_report(self)
                 self.tracker.finish()
         except (TrainingDiverged, Abort, KeyboardInterrupt):
             self.tracker.finish()
@@ -376,6 +386,7 @@ class Trainer:
             if skipped:
                 scalars["data/skipped_images"] = skipped
             self.tracker.log(scalars, step)
+            self.metrics_log.train(step, scalars)  # Python floats: read back above already
             bar.set_postfix(summary(scalars), refresh=False)
         if tc.sample_every and step % tc.sample_every == 0:
             self.sample()
