@@ -1,4 +1,4 @@
-"""Build ``RUN/report.html`` (or ``--out``): gather the run's data, draw, render, write atomically."""
+"""Build ``RUN/report.html`` (or ``--out``): gather the run's data, draw, render, write."""
 
 from __future__ import annotations
 
@@ -56,8 +56,10 @@ def _header(run: Path, nets: Networks, history) -> list[tuple[str, str]]:
         m = start.get("machine") or {}
         what = ", ".join(f"{k} {v}" for k, v in m.items())
         rows.append(
-            (f"{start.get('source', '?')} from step {start['step']}",
-             f"nlgan {start.get('nlgan', '?')}; {what}")  # fmt: skip
+            (
+                f"{start.get('source', '?')} from step {start['step']}",
+                f"nlgan {start.get('nlgan', '?')}; {what}",
+            )  # fmt: skip
         )
     if nets.imported:
         source = nets.imported
@@ -88,7 +90,7 @@ def build_page(run: str | Path, device: str | torch.device = "cpu") -> Page:
     else:
         curves_note = "No curves: RUN/metrics.jsonl holds no logged values (train.log_every=0?)."
     explorer = explorer_data(nets.G, nets.D, EXPLORER_SAMPLES)
-    nets_with = sorted({layer["net"] for layer in explorer["layers"]})
+    nets_with = list(dict.fromkeys(layer["net"] for layer in explorer["layers"]))  # G, D
     note = (
         f"{len(explorer['samples'])} samples of the EMA G (latent i, class i mod K, seed 0); "
         f"layers of {' and '.join(nets_with)}. Click any position on the image: the overlay "

@@ -79,9 +79,9 @@ def _curves(page: Page) -> str:
     return f"<div class='plots'>{figures}</div>"
 
 
-def _figure(uri: str, caption: str) -> str:
+def _figure(uri: str, caption: str, kind: str = "") -> str:
     return (
-        f"<figure><img class='pixel' src='{uri}' alt='{escape(caption)}'>"
+        f"<figure class='{kind}'><img class='pixel' src='{uri}' alt='{escape(caption)}'>"
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
@@ -95,12 +95,15 @@ def _samples(page: Page) -> str:
         parts.append("<p class='note'>No grids in RUN/samples/ (this run saved none).</p>")
     if page.class_grid:
         parts.append("<h3>Now: a fresh per-class grid of the EMA G</h3>")
-        parts.append(_figure(page.class_grid, "one row per class, the same latents per column"))
+        caption = "one row per class, the same latents per column"
+        parts.append(_figure(page.class_grid, caption, "fresh"))
     if page.sweep:
         uri, labels = page.sweep
         parts.append("<h3>Truncation sweep</h3>")
         parts.append(
-            _figure(uri, "rows, top to bottom: truncation " + ", ".join(labels) + " (same seed)")
+            _figure(
+                uri, "rows, top to bottom: truncation " + ", ".join(labels) + " (seed 0)", "fresh"
+            )
         )
     return "".join(parts)
 

@@ -73,4 +73,3 @@ def curves(series: Series) -> list[tuple[str, str]]:
         (title, curve_svg(title, part, f"p{i}"))
         for i, (title, part) in enumerate(group_series(series))
     ]
-

@@ -46,16 +46,16 @@ from nlgan.tracking import Tracker, resolve_mode
 from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
     broadcast_buffers,
-    describe_machine,
     check_launch,
     describe_batch,
+    describe_machine,
     total_batch_size,
     unchanged_buffers,
 )
+from nlgan.train.end_report import write_report
 from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.objective import build_objective
-from nlgan.train.end_report import write_report
 from nlgan.train.progress import Meter, summary
 from nlgan.train.run import prepare_run_dir
 from nlgan.train.state import (
