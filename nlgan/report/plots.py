@@ -4,6 +4,7 @@ is a few KB), one per group of logged values, with the best step of a score mark
 from __future__ import annotations
 
 import io
+import re
 
 from nlgan.report.gather import Series, best_point
 
@@ -42,7 +43,7 @@ def curve_svg(title: str, series: Series, uid: str) -> str:
     import matplotlib
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
-    style = {"svg.fonttype": "none", "svg.hashsalt": uid, "font.size": 8}
+    style = {"svg.fonttype": "none", "svg.hashsalt": "nlgan", "font.size": 8}  # reproducible
     with matplotlib.rc_context(style):
         fig = Figure(figsize=(4.6, 2.6))
         ax = fig.subplots()
@@ -64,7 +65,11 @@ def curve_svg(title: str, series: Series, uid: str) -> str:
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
+    # matplotlib numbers ids per figure (line2d_1, ...): prefix them, unique on the page.
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{uid}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{uid}-\1)", text)
+    return re.sub(r'href="#([^"]+)"', rf'href="#{uid}-\1"', text)
 
 
 def curves(series: Series) -> list[tuple[str, str]]:
