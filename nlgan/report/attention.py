@@ -17,12 +17,11 @@ from torch import nn
 
 from nlgan.models import Discriminator, Generator
 from nlgan.report.samples import array_png, png_uri
-from nlgan.sampling import to_uint8, to_unit_range, upscale
+from nlgan.sampling import to_uint8, to_unit_range
 from nlgan.sampling.attention_maps import LayerAttention, capture_attention
 from nlgan.sampling.latents import latents_for
 
 EXPLORER_SAMPLES = 4  # samples whose maps are stored (each adds queries x keys bytes per layer)
-IMAGE_PIXELS = 256  # the explorer shows samples at about this size
 
 
 def quantise(weights: torch.Tensor) -> torch.Tensor:
@@ -71,8 +70,7 @@ def explorer_data(
         if _has_attention(D):
             _, maps = capture_attention(D, images, y)  # D(x, y): the same hooks serve D
             layers += [_layer("D", layer) for layer in maps]
-    factor = max(1, IMAGE_PIXELS // images.shape[-1])
-    pixels = to_uint8(upscale(to_unit_range(images).cpu(), factor))
+    pixels = to_uint8(to_unit_range(images).cpu())  # the canvas enlarges them, pixelated
     return {
         "samples": [png_uri(array_png(a)) for a in pixels],
         "labels": [] if y is None else [int(c) for c in y.tolist()],

@@ -57,7 +57,7 @@ def _header(run: Path, nets: Networks, history) -> list[tuple[str, str]]:
         what = ", ".join(f"{k} {v}" for k, v in m.items())
         rows.append(
             (
-                f"{start.get('source', '?')} from step {start['step']}",
+                f"{start.get('source', '?')}, from step {start['step']}",
                 f"nlgan {start.get('nlgan', '?')}; {what}",
             )  # fmt: skip
         )

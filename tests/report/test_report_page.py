@@ -73,7 +73,7 @@ def test_a_digits_run_leaves_a_self_contained_report_with_every_section(digits_r
     assert "differences from the closest preset, <code>digits</code>" in html
     assert "<code>model.g_ch</code></td><td>16</td><td>4</td>" in html
     assert "<code>train.steps</code></td><td>2500</td><td>4</td>" in html
-    assert "train from step 0" in html and "device cpu" in html
+    assert "train, from step 0" in html and "device cpu" in html
 
 
 def test_the_curves_are_the_metrics_log(digits_run):
