@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from nlgan.data import digits_images
+    from nlgan.data.subset import subset_indices
     from nlgan.sampling import load_generator, save_grid, standing_stats
-    from nlgan.subset import subset_indices
 
     G, cfg = load_generator(args.run)  # the EMA generator, in eval mode
     if args.standing_stats:

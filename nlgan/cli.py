@@ -10,6 +10,8 @@ import importlib.util  # .util explicitly: a bare interpreter has not imported i
 
 import click
 
+from nlgan import __version__
+
 # command name -> (module, one-line help shown by `nlgan --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (
@@ -60,7 +62,7 @@ def _module_exists(module: str) -> bool:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nlgan")
+@click.version_option(__version__, prog_name="nlgan")  # the source's version, even editable
 def main() -> None:
     """nlgan: non-local (self-attention) GANs — train, sample and evaluate."""
 

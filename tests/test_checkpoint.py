@@ -9,7 +9,8 @@ import time
 import pytest
 import torch
 
-from nlgan import checkpoint as ck
+import nlgan
+from nlgan.storage import checkpoint as ck
 
 
 def _state(step: int) -> dict:
@@ -21,6 +22,7 @@ def test_round_trip_and_format(tmp_path):
     assert path.name == "ckpt-000000005.pt"
     state = ck.load_checkpoint(path)
     assert state["step"] == 5 and state["format"] == ck.FORMAT
+    assert state["nlgan_version"] == nlgan.__version__  # which release wrote it
     assert torch.equal(state["G"]["w"], torch.full((64, 64), 5.0))
 
 

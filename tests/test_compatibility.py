@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nlgan.checkpoint import load_checkpoint
 from nlgan.models import Discriminator
 from nlgan.sampling import generate_uint8, load_generator
+from nlgan.storage.checkpoint import load_checkpoint
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from nlgan.files import (
+from nlgan.storage.files import (
     IMAGE_EXTENSIONS,
     atomic_path,
     atomic_write,
@@ -16,7 +16,7 @@ from nlgan.files import (
     remove_stale_temps,
     temp_path,
 )
-from nlgan.rundir import RunDir, checkpoint_step, looks_like_run, run_root
+from nlgan.storage.rundir import RunDir, checkpoint_step, looks_like_run, run_root
 
 
 def test_atomic_write_replaces_only_when_the_block_completes(tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from nlgan.config import DataConfig
 from nlgan.data import build_dataset
-from nlgan.image_io import ImageReadError, open_image
+from nlgan.data.image_io import ImageReadError, open_image
 from nlgan.metrics.sources import FolderSource, SourceError
 
 from tiny import tiny_model
@@ -87,7 +87,7 @@ def test_a_garbled_jpeg_is_skipped_at_start_and_never_stops_training(tmp_path):
 
 
 def test_image_checks_are_cached_by_size_and_mtime(tmp_path, monkeypatch):
-    from nlgan import image_checks
+    from nlgan.data import image_checks
 
     for i in range(3):
         Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(tmp_path / f"{i}.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nlgan.config import ConfigError, load_config, load_preset
-from nlgan.presets import DEFAULT_PRESET, preset_names, preset_text
+from nlgan.config.presets import DEFAULT_PRESET, preset_names, preset_text
 from nlgan.train.run import load_run_config
 
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -14,8 +14,8 @@ import torch
 from tqdm.auto import tqdm
 
 from nlgan.config import config_from_dict
-from nlgan.rundir import RunDir
-from nlgan.runlog import MetricsLog, encode, read_records
+from nlgan.storage.rundir import RunDir
+from nlgan.storage.runlog import MetricsLog, encode, read_records
 from nlgan.train.loop import Trainer
 
 from clitools import train
@@ -86,7 +86,7 @@ def test_a_torn_last_line_is_skipped_and_removed_on_resume(tmp_path):
 
 WRITER = """
 import sys
-from nlgan.runlog import MetricsLog
+from nlgan.storage.runlog import MetricsLog
 log = MetricsLog(sys.argv[1], 0)
 print("ready", flush=True)
 step = 0
@@ -136,7 +136,7 @@ def test_the_log_step_reads_nothing_more_to_the_host_with_the_metrics_log(tmp_pa
     real, meter, bar = trainer._real_batches(), trainer._meter(), tqdm(disable=True)
     counts = []
     for enabled in (True, False):
-        trainer.metrics_log.enabled = enabled
+        trainer.periodic.metrics_log.enabled = enabled
         for _ in range(2):
             trainer.step += 1
             meter.add(trainer.gan_step(trainer.step, real), trainer.step)
@@ -144,5 +144,5 @@ def test_the_log_step_reads_nothing_more_to_the_host_with_the_metrics_log(tmp_pa
             trainer._periodic(meter, bar)
         counts.append(len(reads.calls))
     trainer.tracker.finish()
-    assert steps_of(read_records(trainer.metrics_log.path)) == [2]  # written while enabled
+    assert steps_of(read_records(trainer.periodic.metrics_log.path)) == [2]  # written while enabled
     assert counts[0] == counts[1] > 0  # the log step's own reads, and not one more

@@ -7,7 +7,7 @@ import torch
 
 from nlgan.config import DataConfig
 from nlgan.data import build_dataset
-from nlgan.subset import ClassSubset, SubsetError, check_subset, subset_indices
+from nlgan.data.subset import ClassSubset, SubsetError, check_subset, subset_indices
 
 from tiny import tiny_model
 

@@ -42,10 +42,10 @@ def command(**opts: Any) -> None:
         )
     if not 16 <= opts["panel"] <= 1024:
         raise click.BadParameter(f"{opts['panel']}: use 16 to 1024 pixels", param_hint="--panel")
-    from nlgan.files import atomic_path
     from nlgan.sampling.attention_maps import capture_attention, parse_queries, render_attention
     from nlgan.sampling.images import GRID_FORMATS, check_grid_output
     from nlgan.sampling.latents import latents_for
+    from nlgan.storage.files import atomic_path
 
     classes = parse_classes(opts["classes"])
     with one_line_errors():

@@ -72,8 +72,8 @@ def generator_options(f: Callable) -> Callable:
 
 def load_for_sampling(opts: dict[str, Any], batch_size: int = 64):
     """Load the generator that :func:`generator_options` describe (standing stats applied)."""
-    from nlgan.checkpoint import resolve_best
     from nlgan.sampling import load_generator, standing_stats
+    from nlgan.storage.checkpoint import resolve_best
 
     run = resolve_best(opts["run"]) if opts["best"] else opts["run"]
     G, cfg = load_generator(run, ema=not opts["no_ema"], device=pick_device(opts["device"]))

@@ -17,8 +17,8 @@ def command(run: str, out: str, no_ema: bool, overwrite: bool) -> None:
 
     `nlgan sample OUT ...` and `nlgan.load_generator(OUT)` read it back.
     """
-    from nlgan.outputs import check_file_output
     from nlgan.sampling.export import export_generator
+    from nlgan.storage.outputs import check_file_output
 
     with one_line_errors():
         check_file_output(out, overwrite, "OUT")

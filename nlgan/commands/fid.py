@@ -55,7 +55,7 @@ def _is_run(path: Path | str) -> bool:
     folder laid out like one (rather than images or stats)."""
     from nlgan.hub.layout import is_hub_folder
     from nlgan.hub.remote import is_hub_source
-    from nlgan.rundir import looks_like_run
+    from nlgan.storage.rundir import looks_like_run
 
     if is_hub_source(path):
         return True
@@ -103,7 +103,7 @@ def _check(req: FidRequest) -> tuple[str, ...]:
     if not is_hub_source(req.source) and not Path(req.source).expanduser().exists():
         raise click.UsageError(f"SOURCE {req.source}: no such file or folder")
     if req.stats_out:
-        from nlgan.outputs import check_file_output
+        from nlgan.storage.outputs import check_file_output
 
         check_file_output(req.stats_out, req.overwrite, "--save-stats")
     return names
@@ -112,7 +112,8 @@ def _check(req: FidRequest) -> tuple[str, ...]:
 def _open_source(req: FidRequest, device: str):
     """SOURCE as an image source: a run's EMA generator, or image files."""
     from nlgan.hub.remote import is_hub_source
-    from nlgan.metrics.sources import generator_source, open_images
+    from nlgan.metrics.opening import open_images
+    from nlgan.metrics.sources import generator_source
 
     src = req.source if is_hub_source(req.source) else Path(req.source).expanduser()
     if not _is_run(src):
@@ -128,9 +129,9 @@ def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -
     """FID of a statistics file against a reference (statistics, or images read here)."""
     from nlgan.metrics.backbones import load_backbone
     from nlgan.metrics.frechet import fid_from_stats
+    from nlgan.metrics.opening import open_images
     from nlgan.metrics.protocol import protocol, record
     from nlgan.metrics.reference import open_reference, stats_file_info
-    from nlgan.metrics.sources import open_images
     from nlgan.metrics.stats import is_stats_file, load_stats
 
     if req.stats_out or names != ("fid",):
@@ -177,9 +178,10 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
     from nlgan.metrics.backbones import load_backbone
     from nlgan.metrics.distributed import rank_and_world
     from nlgan.metrics.extraction import extract
+    from nlgan.metrics.opening import open_images
     from nlgan.metrics.protocol import check_reference_mode, record
     from nlgan.metrics.scoring import describe, evaluate, prepare_reference
-    from nlgan.metrics.sources import CallableSource, open_images
+    from nlgan.metrics.sources import CallableSource
     from nlgan.metrics.stats import is_stats_file, save_stats
 
     images = _open_source(req, device)

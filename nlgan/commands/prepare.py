@@ -19,8 +19,8 @@ def command(folder: str, out: str, resolution: int, channels: str, overwrite: bo
     Train on it with --set data.name=npy --set data.root=OUT. Class sub-folders become labels,
     as with data.name=folder.
     """
-    from nlgan.data_cache import prepare_folder
-    from nlgan.outputs import check_file_output
+    from nlgan.data.prepared import prepare_folder
+    from nlgan.storage.outputs import check_file_output
 
     with one_line_errors():
         check_file_output(out, overwrite, "--out")

@@ -43,8 +43,9 @@ def command(
 ) -> None:
     """Upload RUN's EMA generator (safetensors), a sample grid and a model card to the Hub
     repository REPO (USER/NAME, created if needed). Log in first: `hf auth login`."""
-    from nlgan.hub.layout import HubError, PushOptions, stage
+    from nlgan.hub.layout import HubError
     from nlgan.hub.remote import upload
+    from nlgan.hub.staging import PushOptions, stage
 
     options = PushOptions(with_g, with_d, with_config, metrics, best)
     with one_line_errors():

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nlgan.checkpoint import CheckpointError
 from nlgan.hub.layout import G_FILE, GENERATOR_FILE, HubError
+from nlgan.storage.checkpoint import CheckpointError
 
 SCHEME = "hf://"
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

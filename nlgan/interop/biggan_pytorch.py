@@ -31,7 +31,6 @@ from typing import Any
 
 import torch
 
-from nlgan.arch import arch_for, d_feature_sizes, g_feature_sizes
 from nlgan.config import (
     Config,
     ConfigError,
@@ -41,7 +40,8 @@ from nlgan.config import (
 )
 from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
 from nlgan.interop.imported import Imported, attention_places, plain_values
-from nlgan.models import Discriminator, Generator
+from nlgan.models.arch import arch_for, d_feature_sizes, g_feature_sizes
+from nlgan.models.networks import Discriminator, Generator
 from nlgan.nn.nonlocal_block import SelfAttention
 
 NETS = ("G", "D", "G_ema")

@@ -20,14 +20,14 @@ from typing import Any
 
 import torch
 
-from nlgan.arch import d_feature_sizes
-from nlgan.checkpoint import save_checkpoint
 from nlgan.config import Config, ConfigError, apply_overrides, config_from_dict, config_to_dict
 from nlgan.config import save_config as write_config
 from nlgan.interop.foreign import InteropError
-from nlgan.models import Discriminator, Generator
-from nlgan.rundir import RunDir
-from nlgan.runlog import MetricsLog
+from nlgan.models.arch import d_feature_sizes
+from nlgan.models.networks import Discriminator, Generator
+from nlgan.storage.checkpoint import save_checkpoint
+from nlgan.storage.rundir import RunDir
+from nlgan.storage.runlog import MetricsLog
 
 
 @dataclass(frozen=True)

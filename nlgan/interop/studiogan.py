@@ -34,11 +34,11 @@ from typing import Any
 import torch
 import yaml
 
-from nlgan.arch import arch_for
 from nlgan.config import Config, ConfigError, DataConfig, ModelConfig, TrainConfig
 from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
 from nlgan.interop.imported import Imported, attention_places, plain_values
-from nlgan.models import Discriminator, Generator
+from nlgan.models.arch import arch_for
+from nlgan.models.networks import Discriminator, Generator
 from nlgan.nn.nonlocal_block import SelfAttention
 
 _FILE = re.compile(r"^model=(G|D|G_ema)-(best|current)-weights-step=(\d+)\.pth$")

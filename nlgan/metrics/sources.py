@@ -9,7 +9,6 @@ protocol record; ``labels()`` gives class labels where the source has them (intr
 from __future__ import annotations
 
 import hashlib
-import re
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -19,13 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from nlgan.data.image_io import ImageReadError, open_image
 from nlgan.errors import NlganError
-from nlgan.files import IMAGE_EXTENSIONS
-from nlgan.image_io import ImageReadError, open_image
+from nlgan.storage.files import IMAGE_EXTENSIONS
 
 NPZ_IMAGE_KEYS = ("images", "arr_0", "x", "imgs")
 CONTENT_HASH_LIMIT = 2 << 30  # folders up to 2 GiB are hashed by content, larger by listing
-CIFAR_SPEC = re.compile(r"^(?P<name>cifar10|cifar100)-(?P<split>train|test):(?P<root>.+)$")
 
 
 class SourceError(NlganError, ValueError):
@@ -365,22 +363,3 @@ class SubsetSource(ImageSource):
             return None
         digest = hashlib.sha256(self.indices.tobytes()).hexdigest()[:16]
         return {**parent, "subset": self.tag, "indices": digest}
-
-
-def open_images(path: str | Path, resolution: int | None = None) -> ImageSource:
-    """An image folder, a ``.npz`` of images, or ``cifar10-train:ROOT`` (cifar100, -test)."""
-    cifar = CIFAR_SPEC.match(str(path))
-    if cifar:
-        from nlgan.metrics.cifar import CifarSource  # lazy: it subclasses TensorSource
-
-        return CifarSource(cifar["name"], cifar["split"], cifar["root"])
-    path = Path(path).expanduser()
-    if path.is_dir():
-        return FolderSource(path, resolution=resolution)
-    if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
-    if path.suffix.lower() == ".npz":
-        return NpzImageSource(path)
-    raise SourceError(
-        f"{path}: expected an image folder, a .npz of uint8 images or cifar10-train:ROOT"
-    )

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 
-from nlgan.checkpoint import CheckpointError
 from nlgan.errors import NlganError
 from nlgan.report.attention import EXPLORER_SAMPLES, explorer_data
 from nlgan.report.gather import (
@@ -23,8 +22,9 @@ from nlgan.report.networks import Networks, load_networks
 from nlgan.report.page import Page, render
 from nlgan.report.plots import curves
 from nlgan.report.samples import file_uri, fresh_class_grid, png_uri, truncation_sweep
-from nlgan.rundir import RunDir, looks_like_run, run_root
-from nlgan.runlog import nlgan_version
+from nlgan.storage.checkpoint import CheckpointError
+from nlgan.storage.rundir import RunDir, looks_like_run, run_root
+from nlgan.storage.runlog import nlgan_version
 
 
 class ReportError(NlganError, ValueError):
@@ -122,7 +122,7 @@ def build_report(
     run: str | Path, out: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> Path:
     """Write ``run``'s report (default ``RUN/report.html``) atomically; returns its path."""
-    from nlgan.files import atomic_write
+    from nlgan.storage.files import atomic_write
 
     path = Path(out) if out else RunDir(run_root(run)).report
     html = render(build_page(run, device))

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from nlgan.config import ConfigError, config_to_dict, load_config, load_preset
+from nlgan.config.presets import preset_names
 from nlgan.metrics.table import METRICS
-from nlgan.presets import preset_names
-from nlgan.rundir import RunDir
-from nlgan.runlog import read_records
+from nlgan.storage.rundir import RunDir
+from nlgan.storage.runlog import read_records
 
 Series = dict[str, list[tuple[int, float]]]  # key -> [(step, value)], steps ascending
 

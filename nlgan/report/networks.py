@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from nlgan.checkpoint import CheckpointError, load_latest
 from nlgan.config import Config, ConfigError, config_from_dict
 from nlgan.models import Discriminator, Generator
+from nlgan.storage.checkpoint import CheckpointError, load_latest
 
 
 @dataclass(frozen=True)

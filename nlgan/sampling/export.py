@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from nlgan.checkpoint import CheckpointError, load_any
 from nlgan.errors import NlganError
-from nlgan.files import atomic_path
+from nlgan.storage.checkpoint import CheckpointError, load_any
+from nlgan.storage.files import atomic_path
 
 EXPORT_FORMAT = "nlgan-generator/1"
 D_FORMAT = "nlgan-discriminator/1"  # D alone (e.g. on the Hub); load_generator refuses it

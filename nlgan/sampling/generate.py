@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from nlgan.errors import SamplingError
-from nlgan.models import Generator
+from nlgan.models.networks import Generator
 from nlgan.sampling.images import to_uint8, to_unit_range
 from nlgan.sampling.latents import check_classes, latents, latents_for
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nlgan.errors import SamplingError
-from nlgan.files import atomic_path
+from nlgan.storage.files import atomic_path
 
 READABLE_SIZE = 64  # grids of smaller images are upscaled to at least this many pixels
 # The format a grid is written in follows its suffix (never PNG bytes under a .jpg name).
@@ -49,7 +49,7 @@ def upscale(images: Tensor, factor: int) -> Tensor:
 
 def check_grid_output(path: str | Path, overwrite: bool, flag: str = "--grid") -> Path:
     """Before any work: a grid path with a known suffix that may be written (see outputs)."""
-    from nlgan.outputs import check_file_output
+    from nlgan.storage.outputs import check_file_output
 
     path = Path(path)
     if path.suffix.lower() not in GRID_FORMATS:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from nlgan.errors import SamplingError
-from nlgan.models import Generator
+from nlgan.models.networks import Generator
 from nlgan.sampling.generate import eval_mode
 from nlgan.sampling.images import to_unit_range
 from nlgan.sampling.latents import latents

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from nlgan.checkpoint import CheckpointError, load_any
 from nlgan.config import Config, ConfigError, config_from_dict
-from nlgan.models import Generator
-from nlgan.rundir import RunDir
+from nlgan.models.networks import Generator
+from nlgan.storage.checkpoint import CheckpointError, load_any
+from nlgan.storage.rundir import RunDir
 
 
 def load_generator(

@@ -13,7 +13,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from nlgan.errors import SamplingError
-from nlgan.models import Generator
+from nlgan.models.networks import Generator
 from nlgan.sampling.latents import latents_for
 
 # Added to the seed, so the latents of the statistics never coincide with the samples'.

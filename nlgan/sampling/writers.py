@@ -2,7 +2,8 @@
 
 Both writers work under a temporary name and rename on :meth:`close`, so an interrupted export
 never leaves something that looks complete; what ``--overwrite`` may replace is decided by
-:mod:`nlgan.outputs` (only earlier outputs of ``nlgan sample``, replaced once the new one is done).
+:mod:`nlgan.storage.outputs` (only earlier outputs of ``nlgan sample``, replaced once the new
+one is done).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from nlgan.errors import SamplingError
-from nlgan.files import temp_path
-from nlgan.outputs import (
+from nlgan.storage.files import temp_path
+from nlgan.storage.outputs import (
     OutputExistsError,
     check_tree_output,
     mark_folder,

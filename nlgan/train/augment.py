@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nlgan.augment_names import COLOUR, DIFFAUGMENT, GEOMETRIC
+from nlgan.config.augment_names import COLOUR, DIFFAUGMENT, GEOMETRIC
 
 # ------------------------------------------------------------------ matrices (CPU, float64)
 

@@ -19,7 +19,7 @@ from accelerate import Accelerator
 from torch import nn
 
 from nlgan.config import Config
-from nlgan.models import Discriminator, Generator
+from nlgan.models.networks import Discriminator, Generator
 from nlgan.train.distributed import sync_batchnorm
 from nlgan.train.ema import EMA
 from nlgan.train.finetune import freeze_d_blocks, init_from_weights

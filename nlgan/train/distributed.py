@@ -56,7 +56,7 @@ def describe_batch(batch_size: int, num_processes: int, grad_accum: int) -> str:
 
 def describe_machine(device: torch.device, num_processes: int) -> dict[str, object]:
     """Host, OS, Python and the device the run trains on, for the metrics log's start record."""
-    from nlgan.runlog import machine
+    from nlgan.storage.runlog import machine
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return {**machine(), "device": name, "num_processes": num_processes, "torch": torch.__version__}

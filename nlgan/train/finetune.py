@@ -25,9 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from nlgan.checkpoint import CheckpointError, load_any
 from nlgan.config import Config, ConfigError, config_from_dict, config_to_dict
-from nlgan.models import Discriminator, Generator
+from nlgan.models.networks import Discriminator, Generator
+from nlgan.storage.checkpoint import CheckpointError, load_any
 from nlgan.train.ema import EMA
 
 # Modules whose tensors' shapes follow model.num_classes, by what their state-dict keys hold.

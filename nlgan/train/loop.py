@@ -27,37 +27,31 @@ from accelerate.utils import gather_object
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from nlgan.checkpoint import (
+from nlgan.config import Config
+from nlgan.data import DataError, build_dataset
+from nlgan.data.subset import check_subset
+from nlgan.errors import NlganError
+from nlgan.losses import losses_for
+from nlgan.storage.checkpoint import (
     CheckpointError,
     checkpoint_path,
     list_checkpoints,
     prune_checkpoints,
     save_checkpoint,
 )
-from nlgan.config import Config, config_to_dict, save_config
-from nlgan.data import DataError, build_dataset
-from nlgan.errors import NlganError
-from nlgan.losses import losses_for
-from nlgan.rundir import RunDir
-from nlgan.runlog import MetricsLog
-from nlgan.sampling import class_grid, save_grid
-from nlgan.subset import check_subset
-from nlgan.tracking import Tracker, resolve_mode
+from nlgan.tracking import resolve_mode
 from nlgan.train.build import build_networks, memory_format
 from nlgan.train.distributed import (
     broadcast_buffers,
     check_launch,
     describe_batch,
-    describe_machine,
     total_batch_size,
-    unchanged_buffers,
 )
 from nlgan.train.end_report import write_report
-from nlgan.train.in_run_eval import score_or_warn
 from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.objective import build_objective
-from nlgan.train.progress import Meter, summary
-from nlgan.train.run import prepare_run_dir
+from nlgan.train.periodic import start_periodic
+from nlgan.train.progress import Meter
 from nlgan.train.state import (
     ResumableBatchSampler,
     capture_rng,
@@ -69,7 +63,6 @@ from nlgan.train.state import (
 )
 from nlgan.train.step import GANStep, Latents
 
-GRID_CLASSES = 10  # sample grids show at most this many classes, one row each
 LOADER_STREAM = 1  # stream ids for derive_seed, so per-purpose seeds never coincide
 PROCESS_STREAM = 2
 
@@ -121,7 +114,10 @@ class Trainer:
         self._build_models(state)
         self._build_data(state)
         acc.print(describe_batch(tc.batch_size, world, tc.grad_accum))
-        self._build_tracking(state)
+        self.periodic, self.config_dict = start_periodic(
+            cfg, acc, self.run_dir, state, self.evaluator, self.best, self.init_record
+        )
+        self.tracker = self.periodic.tracker
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
 
@@ -181,40 +177,6 @@ class Trainer:
             memory_format=memory_format(tc.channels_last),
         )
 
-    def _build_tracking(self, state: dict[str, Any] | None) -> None:
-        """Write config.yaml (main process) and start the tracker (resuming its run id)."""
-        acc, tc, cfg = self.acc, self.cfg.train, self.cfg
-        world = acc.num_processes
-        config_dict = config_to_dict(cfg)
-        tracked = {**config_dict}
-        if self.evaluator is not None:  # how every eval/* number is measured, logged once
-            tracked["eval_protocol"] = self.evaluator.protocol
-        if self.init_record:
-            tracked["init_from"] = self.init_record
-        if acc.is_main_process:
-            prepare_run_dir(self.run_dir)  # writable? stale temp files of a killed save removed
-            save_config(cfg, RunDir(self.run_dir).config)
-        acc.wait_for_everyone()
-        self.tracker = Tracker(
-            cfg.log,
-            self.run_dir,
-            {
-                **tracked,
-                "distributed": {
-                    "num_processes": world,
-                    "total_batch_size": total_batch_size(tc.batch_size, world, tc.grad_accum),
-                },
-            },
-            resume_id=state.get("tracker_run_id") if state else None,
-            enabled=acc.is_main_process,
-        )
-        self.config_dict = config_dict
-        # RUN/metrics.jsonl whatever wandb's mode; a resume first drops the steps it redoes.
-        self.metrics_log = MetricsLog(
-            self.run_dir, self.step, enabled=acc.is_main_process,
-            machine=describe_machine(acc.device, world),
-        )  # fmt: skip
-
     # ------------------------------------------------------------------ data
 
     def _real_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -265,21 +227,24 @@ class Trainer:
         self.acc.wait_for_everyone()
         return path
 
-    # ------------------------------------------------------------------ sampling and logging
+    def checkpoint_now(self) -> Path:
+        """This step's checkpoint, written unless it already is; returns the newest one."""
+        if self.saved_at != self.step:
+            self.last_checkpoint, self.saved_at = self.save(), self.step
+        return self.last_checkpoint
+
+    def best_state(self) -> dict[str, Any]:
+        """What ``best.pt`` holds of this step: the config and the generators."""
+        return {
+            "config": self.config_dict,
+            "step": self.step,
+            "G": self.acc.unwrap_model(self.G).state_dict(),
+            "G_ema": self.ema.state_dict(),
+        }
 
     def sample(self) -> Path | None:
-        """Save and log the EMA generator's grid: fixed z, one row per class."""
-        if not self.acc.is_main_process:
-            return None
-        per_class = GRID_CLASSES
-        K = self.cfg.model.num_classes
-        classes = list(range(min(K, GRID_CLASSES))) if K else None
-        with unchanged_buffers(self.ema.ema):  # rank 0 only: the ranks' EMA G must not drift
-            images = class_grid(self.ema.ema, per_class, self.cfg.train.seed, classes=classes)
-        path = RunDir(self.run_dir).sample_grid(self.step)
-        save_grid(images, path, nrow=per_class)
-        self.tracker.log_image("samples", path, self.step, caption=f"EMA G, step {self.step}")
-        return path
+        """Save and log the EMA generator's grid of this step (main process)."""
+        return self.periodic.sample(self.ema.ema, self.step)
 
     # ------------------------------------------------------------------ the loop
 
@@ -357,8 +322,7 @@ class Trainer:
                     bar.update(1)
                     self._periodic(meter, bar)
                 self._verify(meter)
-                if self.saved_at != self.step:
-                    self.last_checkpoint = self.save()  # a second signal here aborts cleanly
+                self.checkpoint_now()  # a second signal here aborts cleanly
                 if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
                     self.sample()  # the final grid
                 if tc.report:  # after the checkpoint: a failing report only warns
@@ -385,15 +349,15 @@ class Trainer:
             skipped = getattr(self.loader.dataset, "skipped", 0)
             if skipped:
                 scalars["data/skipped_images"] = skipped
-            self.tracker.log(scalars, step)
-            self.metrics_log.train(step, scalars)  # Python floats: read back above already
-            bar.set_postfix(summary(scalars), refresh=False)
+            self.periodic.log(scalars, step, bar)
         if tc.sample_every and step % tc.sample_every == 0:
             self.sample()
         if self.evaluator and step % self.cfg.eval.every == 0:
-            score_or_warn(self, bar)
-        if tc.ckpt_every and step % tc.ckpt_every == 0 and self.saved_at != step:
-            self.last_checkpoint, self.saved_at = self.save(), step
+            self.periodic.score_or_warn(
+                self.ema.ema, step, self.best_state, self.checkpoint_now, bar
+            )
+        if tc.ckpt_every and step % tc.ckpt_every == 0:
+            self.checkpoint_now()
 
     def _agreed_signal(self, signum: int | None) -> int:
         """The stop signal, agreed on by all processes (one may not have received it)."""

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from nlgan.augment_names import parse_ops
+from nlgan.config.augment_names import parse_ops
 from nlgan.losses import DLoss, GLoss
 from nlgan.train.ada import REAL_SIGN, AugmentProbability
 from nlgan.train.augment import AugmentPipe

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from nlgan.models import attention_gammas
+from nlgan.models.networks import attention_gammas
 from nlgan.nn.spectral import spectral_sigmas
 
 

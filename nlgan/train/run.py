@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nlgan.checkpoint import CheckpointError, list_checkpoints, load_latest
 from nlgan.config import (
     Config,
     ConfigError,
@@ -21,9 +20,10 @@ from nlgan.config import (
     load_config,
     load_preset,
 )
-from nlgan.files import atomic_write, remove_stale_temps
-from nlgan.presets import DEFAULT_PRESET, is_preset, preset_names
-from nlgan.rundir import RunDir
+from nlgan.config.presets import DEFAULT_PRESET, is_preset, preset_names
+from nlgan.storage.checkpoint import CheckpointError, list_checkpoints, load_latest
+from nlgan.storage.files import atomic_write, remove_stale_temps
+from nlgan.storage.rundir import RunDir
 
 # Keys a resume may change. Everything else (model, losses, lrs, batch size, seed) is fixed
 # by the checkpoint; a whole section is allowed with "section.*".

@@ -148,9 +148,9 @@ def test_bad_inputs_are_one_line_errors(data, tmp_path, monkeypatch, args, code,
 
 
 def test_run_directory_scores_the_ema_generator(data, tmp_path):
-    from nlgan.checkpoint import checkpoint_path, save_checkpoint
     from nlgan.config import config_to_dict
     from nlgan.sampling import generate_uint8
+    from nlgan.storage.checkpoint import checkpoint_path, save_checkpoint
 
     from tiny import tiny_config, tiny_generator
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from nlgan.checkpoint import load_latest
 from nlgan.metrics.inception import random_state_dict
 from nlgan.sampling import generate, latents_for, load_generator
+from nlgan.storage.checkpoint import load_latest
 
 from clitools import cli, png
 from interop_data import IMAGE_ATOL, INTEROP, max_diff, reference

@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nlgan.checkpoint import CheckpointError, load_latest
 from nlgan.config import EvalConfig
-from nlgan.hub.layout import PushOptions, read_metrics, stage
 from nlgan.hub.remote import upload
+from nlgan.hub.staging import PushOptions, read_metrics, stage
 from nlgan.metrics.protocol import protocol, record
 from nlgan.sampling import generate, load_generator
+from nlgan.storage.checkpoint import CheckpointError, load_latest
 from nlgan.train.evaluation import BestScore
 
 from clitools import cli, png

@@ -10,7 +10,7 @@ from torch import nn
 
 from nlgan.metrics import TensorSource, evaluate
 from nlgan.metrics.backbones import BackboneError, CustomBackbone, load_backbone
-from nlgan.metrics.reference import cache_key
+from nlgan.metrics.reference_cache import cache_key
 from nlgan.metrics.resize import resize_images
 from nlgan.metrics.table import check_backbone
 

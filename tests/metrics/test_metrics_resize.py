@@ -30,7 +30,7 @@ from PIL import Image
 
 from nlgan.metrics import FolderSource, evaluate
 from nlgan.metrics.inception import InceptionExtractor, load_inception, random_state_dict
-from nlgan.metrics.reference import cache_key
+from nlgan.metrics.reference_cache import cache_key
 from nlgan.metrics.resize import resize_images
 
 DIMS = 256

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from nlgan.metrics.opening import open_images
 from nlgan.metrics.sources import (
     CallableSource,
     FolderSource,
@@ -14,7 +15,6 @@ from nlgan.metrics.sources import (
     SourceError,
     TensorSource,
     generator_source,
-    open_images,
 )
 
 

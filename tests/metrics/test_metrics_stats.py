@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nlgan.metrics.reference import cache_key, compute_reference, open_reference
+from nlgan.metrics.reference import compute_reference, open_reference
+from nlgan.metrics.reference_cache import cache_key
 from nlgan.metrics.sources import FolderSource, TensorSource
 from nlgan.metrics.stats import (
     FeatureStats,

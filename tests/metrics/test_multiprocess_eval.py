@@ -17,9 +17,9 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from PIL import Image
 
-from nlgan.checkpoint import load_latest
 from nlgan.config import config_from_dict
 from nlgan.models import Generator
+from nlgan.storage.checkpoint import load_latest
 
 from gloo import join_gloo_group
 from tiny import tiny_run
@@ -78,18 +78,18 @@ def _worker(rank: int, world: int, tmp: str) -> None:
         NLGAN_CACHE_DIR=os.path.join(tmp, "cache"),
     )
     import nlgan.train.evaluation as evaluation
-    import nlgan.train.in_run_eval as in_run_eval
     from nlgan.train.loop import Trainer
+    from nlgan.train.periodic import Periodic
 
     evaluation.load_inception = SmallExtractor  # stand-in network, in this child only
     scores = []
-    original = in_run_eval.score
+    original = Periodic.score
 
-    def recording_score(trainer, bar):
-        scores.append(original(trainer, bar))
+    def recording_score(self, *args, **kwargs):
+        scores.append(original(self, *args, **kwargs))
         return scores[-1]
 
-    in_run_eval.score = recording_score  # score_or_warn looks it up in its module
+    Periodic.score = recording_score  # score_or_warn calls it through the instance
     trainer = Trainer(config_from_dict(_config(tmp)), os.path.join(tmp, "run"))
     trainer.fit()
     torch.save(scores, os.path.join(tmp, f"scores{rank}.pt"))

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from nlgan.report.attention import explorer_inputs, quantise
-from nlgan.rundir import RunDir
 from nlgan.sampling.attention_maps import capture_attention
+from nlgan.storage.rundir import RunDir
 
 from clitools import train
 

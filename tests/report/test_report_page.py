@@ -11,13 +11,13 @@ import shutil
 import numpy as np
 import pytest
 
-from nlgan.checkpoint import load_latest
 from nlgan.config import LogConfig, config_from_dict
 from nlgan.models import Discriminator, Generator
 from nlgan.report.attention import explorer_inputs, quantise
-from nlgan.rundir import RunDir
-from nlgan.runlog import MetricsLog, read_records
 from nlgan.sampling.attention_maps import capture_attention
+from nlgan.storage.checkpoint import load_latest
+from nlgan.storage.rundir import RunDir
+from nlgan.storage.runlog import MetricsLog, read_records
 from nlgan.tracking import Tracker
 
 from clitools import cli, train

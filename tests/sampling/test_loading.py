@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nlgan.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
 from nlgan.config import config_to_dict
 from nlgan.errors import NlganError
 from nlgan.sampling import generate, load_generator
 from nlgan.sampling.export import export_generator
+from nlgan.storage.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
 
 from tiny import tiny_config, tiny_generator
 

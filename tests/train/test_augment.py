@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy.stats import ks_2samp
 
-from nlgan.augment_names import OPS, parse_ops
+from nlgan.config.augment_names import OPS, parse_ops
 from nlgan.losses import losses_for
 from nlgan.train.ada import AugmentProbability
 from nlgan.train.augment import AugmentPipe

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from nlgan.checkpoint import load_latest
 from nlgan.config import load_config
 from nlgan.models import Discriminator
+from nlgan.storage.checkpoint import load_latest
 from nlgan.train.finetune import freeze_d_blocks
 
 from clitools import cli

@@ -8,10 +8,10 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from nlgan.checkpoint import list_checkpoints
 from nlgan.cli import main
 from nlgan.config import config_from_dict
 from nlgan.models import Discriminator, Generator
+from nlgan.storage.checkpoint import list_checkpoints
 from nlgan.train.interrupt import StopRequest
 from nlgan.train.loop import Trainer
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from nlgan.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from nlgan.storage.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
 
 from tiny import tiny_run
 

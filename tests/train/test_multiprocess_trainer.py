@@ -13,10 +13,10 @@ import torch
 import torch.multiprocessing as mp
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from nlgan.checkpoint import load_latest
 from nlgan.config import config_from_dict
 from nlgan.models import Discriminator, Generator
 from nlgan.nn.sync_bn import CrossReplicaBatchNorm
+from nlgan.storage.checkpoint import load_latest
 from nlgan.train.distributed import (
     LaunchError,
     check_launch,
@@ -203,15 +203,16 @@ def test_processes_that_did_not_join_one_group_are_refused():
 
 def test_total_batch_size_is_logged_once_and_given_to_the_tracker(tmp_path, monkeypatch, capsys):
     import nlgan.train.loop as loop
+    import nlgan.train.periodic as periodic
 
     seen = {}
 
-    class RecordingTracker(loop.Tracker):
+    class RecordingTracker(periodic.Tracker):
         def __init__(self, log, run_dir, config, **kwargs):
             seen["config"] = config
             super().__init__(log, run_dir, config, **kwargs)
 
-    monkeypatch.setattr(loop, "Tracker", RecordingTracker)
+    monkeypatch.setattr(periodic, "Tracker", RecordingTracker)
     values = {**TINY, "train": {**TINY["train"], "grad_accum": 3}}
     trainer = loop.Trainer(config_from_dict(values), tmp_path / "run")
     assert seen["config"]["distributed"] == {"num_processes": 1, "total_batch_size": 12}

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from nlgan.checkpoint import list_checkpoints, load_latest
 from nlgan.cli import main
+from nlgan.storage.checkpoint import list_checkpoints, load_latest
 
 from tiny import tiny_run
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from nlgan.checkpoint import list_checkpoints, load_latest
+from nlgan.storage.checkpoint import list_checkpoints, load_latest
 
 from tiny import tiny_run
 

@@ -13,10 +13,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 import nlgan.train.evaluation as evaluation
-from nlgan.checkpoint import best_checkpoint_path, list_checkpoints, load_checkpoint, load_latest
 from nlgan.cli import main
 from nlgan.config import config_from_dict
 from nlgan.models import Generator
+from nlgan.storage.checkpoint import (
+    best_checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
+    load_latest,
+)
 from nlgan.train.run import resume_run
 
 from standin import SmallExtractor

@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from nlgan.checkpoint import list_checkpoints, load_checkpoint, load_latest
 from nlgan.losses import losses_for
+from nlgan.storage.checkpoint import list_checkpoints, load_checkpoint, load_latest
 
 from clitools import train as _train
 from tiny import tiny_run

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from nlgan.checkpoint import list_checkpoints, load_checkpoint, load_latest
+from nlgan.storage.checkpoint import list_checkpoints, load_checkpoint, load_latest
 from nlgan.tracking import Tracker
 
 from clitools import train as _train

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlgan.arch import (
+from nlgan.config.values import ConfigError
+from nlgan.models.arch import (
     d_block_widths,
     d_feature_sizes,
     estimate_parameters,
     g_block_widths,
     g_feature_sizes,
 )
-from nlgan.config_values import ConfigError
 
 # Larger models cannot be built (or trained) on any single machine: refuse them up front instead
 # of failing in the allocator or swapping for hours.

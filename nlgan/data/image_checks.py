@@ -13,8 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from nlgan.files import atomic_write
-from nlgan.image_io import ImageReadError, open_image
+from nlgan.data.image_io import ImageReadError, open_image
+from nlgan.storage.files import atomic_write
 
 
 def cache_dir() -> Path:

@@ -29,8 +29,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from nlgan.files import atomic_write
-from nlgan.rundir import RunDir
+from nlgan.storage.files import atomic_write
+from nlgan.storage.rundir import RunDir
 
 KINDS = ("start", "train", "eval")
 

@@ -19,8 +19,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from nlgan.config import ModelConfig
+from nlgan.data.folders import build_image_folder
+from nlgan.data.tensors import DataError, to_model_range
 from nlgan.errors import NlganError
-from nlgan.files import atomic_path, atomic_write
+from nlgan.storage.files import atomic_path, atomic_write
 
 FORMAT = "nlgan-npy-images/1"
 
@@ -39,8 +41,6 @@ def _paths(out: str | Path) -> tuple[Path, Path, Path]:
 
 def prepare_folder(root: str | Path, out: str | Path, resolution: int, channels: int) -> Path:
     """Decode, resize and crop every usable image of a folder once; returns the .npy path."""
-    from nlgan.data import build_image_folder
-
     images_path, labels_path, meta_path = _paths(out)
     model = ModelConfig(resolution=resolution, num_classes=0, img_channels=channels,
                         g_attn_resolutions=(), d_attn_resolutions=())  # fmt: skip
@@ -69,8 +69,6 @@ class NpyImages(Dataset):
     """A prepared data set, memory-mapped; items as every nlgan data set gives them."""
 
     def __init__(self, path: str | Path, model: ModelConfig, hflip: bool = False):
-        from nlgan.data import DataError
-
         images_path, labels_path, meta_path = _paths(path)
         try:
             meta = json.loads(meta_path.read_text())
@@ -97,7 +95,5 @@ class NpyImages(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        from nlgan.data import _to_model_range
-
         x = torch.from_numpy(np.array(self.images[index])).permute(2, 0, 1)  # [C, R, R] uint8
-        return _to_model_range(x, self.channels, self.hflip), self.labels[index]
+        return to_model_range(x, self.channels, self.hflip), self.labels[index]

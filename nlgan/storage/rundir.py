@@ -7,7 +7,7 @@
       checkpoints/ckpt-<step>.pt     numbered checkpoints, zero-padded so names sort by step
       checkpoints/best.pt            the best evaluation's generators (with eval.every > 0)
       samples/step-<step>.png        the EMA generator's grid at that step
-      metrics.jsonl                  the local metrics log (nlgan/runlog.py)
+      metrics.jsonl                  the local metrics log (storage/runlog.py)
       report.html                    the run's page (nlgan report RUN; train.report)
       wandb/                         tracker files (when wandb is on)
 

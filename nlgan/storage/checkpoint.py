@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
+from nlgan import __version__
 from nlgan.errors import NlganError
-from nlgan.files import atomic_path
-from nlgan.rundir import RunDir, run_root
+from nlgan.storage.files import atomic_path
+from nlgan.storage.rundir import RunDir, run_root
 
 FORMAT = "nlgan/1"
 CHECKSUM = "checksum"  # key of the content digest; not part of the state handed to callers
@@ -75,7 +76,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     A crash, a full disk or a signal during the write never damages an existing checkpoint.
     """
     path = Path(path)
-    content = {"format": FORMAT, **state}
+    content = {"format": FORMAT, "nlgan_version": __version__, **state}
     content[CHECKSUM] = content_digest(content)
     with atomic_path(path, durable=True) as tmp:
         # torch writes the file itself, from C++: no Python runs inside its writes, so a stop

@@ -1,6 +1,6 @@
 """SAGAN / BigGAN-style Generator and Discriminator built from a :class:`ModelConfig`.
 
-Widths per stage come from the resolution table in :mod:`nlgan.arch` (``model.arch`` picks
+Widths per stage come from the resolution table in :mod:`nlgan.models.arch` (``model.arch`` picks
 StudioGAN's or BigGAN-PyTorch's); self-attention goes after the G block whose output has a size
 listed in ``g_attn_resolutions``, after the first D block whose output has a size in
 ``d_attn_resolutions``, and after the D blocks numbered in ``d_attn_blocks``. ``attention`` is a
@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlgan.arch import arch_for, d_block_widths, d_feature_sizes, g_feature_sizes, g_widths
 from nlgan.config import ModelConfig
+from nlgan.models.arch import arch_for, d_block_widths, d_feature_sizes, g_feature_sizes, g_widths
 from nlgan.nn.blocks import DBlock, GBlock
 from nlgan.nn.init import init_weights
 from nlgan.nn.nonlocal_block import SelfAttention

@@ -1,0 +1,31 @@
+"""The networks: SAGAN / BigGAN-style Generator and Discriminator, and their resolution tables.
+
+- :mod:`~nlgan.models.arch`: channel tables keyed by resolution (pure Python; the config
+  validates against them without importing torch);
+- :mod:`~nlgan.models.networks`: :class:`Generator` and :class:`Discriminator` built from a
+  :class:`~nlgan.config.ModelConfig`, label checks, attention gammas.
+
+The network names load lazily, so ``nlgan.models.arch`` (needed by the config) never pulls in
+torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Generator": "nlgan.models.networks",
+    "Discriminator": "nlgan.models.networks",
+    "attention_gammas": "nlgan.models.networks",
+    "check_labels": "nlgan.models.networks",
+    "check_label_values": "nlgan.models.networks",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nlgan.models' has no attribute {name!r}")
