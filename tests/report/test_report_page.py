@@ -190,3 +190,26 @@ def test_train_report_is_a_config_key_a_resume_may_change():
     assert build({}).train.report is True
     assert build({"train": {"report": False}}).train.report is False
     assert "train.report" in RESUMABLE_KEYS
+
+
+def test_serve_answers_with_the_page_until_ctrl_c(digits_run, tmp_path, monkeypatch):
+    import _thread
+    import threading
+    import urllib.request
+    import webbrowser
+
+    fetched = {}
+
+    def browse(url):  # what a browser would do, then Ctrl-C
+        def visit():
+            fetched["page"] = urllib.request.urlopen(url, timeout=10).read()
+            _thread.interrupt_main()
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browse)
+    page = tmp_path / "served.html"
+    out = cli("report", digits_run, "--out", page, "--serve", "--port", 0).output
+    assert "serving http://127.0.0.1:" in out and "(Ctrl-C to stop)" in out
+    assert fetched["page"] == page.read_bytes()
