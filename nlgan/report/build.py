@@ -9,6 +9,7 @@ import torch
 from nlgan.errors import NlganError
 from nlgan.report.attention import EXPLORER_SAMPLES, explorer_data
 from nlgan.report.gather import (
+    RunHistory,
     closest_preset,
     format_seconds,
     machines,
@@ -31,7 +32,8 @@ class ReportError(NlganError, ValueError):
     """The path given to ``nlgan report`` is not a run directory with a checkpoint."""
 
 
-def _header(run: Path, nets: Networks, history) -> list[tuple[str, str]]:
+def _header(run: Path, nets: Networks, history: RunHistory) -> list[tuple[str, str]]:
+    """The header's (label, text) rows: what, where, how long, on which machines."""
     cfg = nets.config
     data = cfg.data
     starts = machines(history.records)

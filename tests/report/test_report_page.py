@@ -157,14 +157,19 @@ def test_a_failing_report_warns_and_the_run_still_finishes(tmp_path, monkeypatch
     assert not RunDir(tmp_path / "r").report.exists()
 
 
-def test_the_report_goes_to_wandb_as_html(tmp_path):
+def test_the_report_goes_to_wandb_as_html_and_an_artifact(tmp_path):
     import wandb
 
     class Run:
+        id = "abc123"
         logged: list = []
+        artifacts: list = []
 
         def log(self, data, step):
             self.logged.append((data, step))
+
+        def log_artifact(self, artifact):
+            self.artifacts.append(artifact)
 
     tracker = Tracker(LogConfig(), tmp_path, {}, enabled=False)
     tracker._run, tracker._wandb = Run(), wandb
@@ -174,6 +179,9 @@ def test_the_report_goes_to_wandb_as_html(tmp_path):
     ((data, step),) = Run.logged
     assert step == 7 and isinstance(data["report"], wandb.Html)
     assert data["report"].html == "<!doctype html><p>hello</p>"
+    (artifact,) = Run.artifacts
+    assert artifact.name == "report-abc123" and artifact.type == "report"
+    assert list(artifact.manifest.entries) == ["report.html"]
 
 
 def test_a_folder_that_is_no_run_is_refused_in_one_line(tmp_path):
