@@ -7,8 +7,7 @@ does not pay for importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nlgan.lazy import lazy_attributes
 
 __version__ = "0.2.0"
 
@@ -27,8 +26,4 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nlgan' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -7,8 +7,7 @@ importing torch (``nlgan --help`` and config errors stay fast).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nlgan.lazy import lazy_attributes
 
 _LAZY = {
     "METRICS": "table",
@@ -57,8 +56,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"nlgan.metrics.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'nlgan.metrics' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {k: f"{__name__}.{v}" for k, v in _LAZY.items()})

@@ -11,8 +11,7 @@ torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nlgan.lazy import lazy_attributes
 
 _LAZY = {
     "Generator": "nlgan.models.networks",
@@ -24,8 +23,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nlgan.models' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
