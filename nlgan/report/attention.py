@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nlgan.models import Discriminator, Generator
+from nlgan.models.networks import Discriminator, Generator
 from nlgan.report.samples import array_png, png_uri
 from nlgan.sampling import to_uint8, to_unit_range
 from nlgan.sampling.attention_maps import LayerAttention, capture_attention

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from nlgan.config import Config, ConfigError, config_from_dict
-from nlgan.models import Discriminator, Generator
+from nlgan.models.networks import Discriminator, Generator
 from nlgan.storage.checkpoint import CheckpointError, load_latest
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from nlgan.models import Generator
+from nlgan.models.networks import Generator
 from nlgan.sampling import class_grid, generate, to_uint8
 
 PER_ROW = 8  # images per grid row
