@@ -13,7 +13,8 @@ from nlgan.commands.common import one_line_errors
 @click.option("--no-ema", is_flag=True, help="Export the raw generator instead of the EMA one.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT file.")
 def command(run: str, out: str, no_ema: bool, overwrite: bool) -> None:
-    """Export RUN's generator (a run dir or checkpoint) to OUT, a .safetensors file.
+    """Export RUN's generator (a run dir, checkpoint, export, hf://USER/NAME or a folder
+    with a Hub repository's files) to OUT, a .safetensors file.
 
     `nlgan sample OUT ...` and `nlgan.load_generator(OUT)` read it back.
     """

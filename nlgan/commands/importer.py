@@ -59,6 +59,8 @@ def _report(imported: Any, checkpoint: Any, run: str) -> None:
         f"{imported.step}): {m.resolution}px, {m.num_classes} classes, z_dim {m.z_dim}, "
         f"g_ch {m.g_ch}, d_ch {m.d_ch}, G attention at {list(m.g_attn_resolutions)}"
     )
+    for note in imported.record.get("notes", []):
+        click.echo(f"note: {note}")
     click.echo(f"wrote {checkpoint}")
     click.echo(f"try: nlgan sample {run} --grid grid.png")
 
@@ -106,15 +108,27 @@ def biggan_pytorch(
     show_default=True,
     help="Which of a folder's checkpoints: model=G-best-... or model=G-current-...",
 )
+@click.option(
+    "--freeze-d",
+    type=int,
+    default=None,
+    help="StudioGAN's freezeD (D's first N blocks-list entries, attention counted) for "
+    "fine-tuning; becomes train.freeze_d_blocks (default: the YAML's RUN.freezeD).",
+)
 @_SET
 def studiogan(
-    checkpoint: str, out: str, config: str | None, which: str, overrides: tuple[str, ...]
+    checkpoint: str,
+    out: str,
+    config: str | None,
+    which: str,
+    freeze_d: int | None,
+    overrides: tuple[str, ...],
 ) -> None:
     """CHECKPOINT: StudioGAN's checkpoint folder, or one of its model=G-...pth files."""
     from nlgan.interop.imported import write_run
     from nlgan.interop.studiogan import import_studiogan
 
     with one_line_errors():
-        imported = import_studiogan(checkpoint, config, which)
+        imported = import_studiogan(checkpoint, config, which, freeze_d)
         written = write_run(imported, out, overrides)
     _report(imported, written, out)

@@ -28,7 +28,8 @@ from nlgan.commands.common import one_line_errors
 @click.option(
     "--local-dir",
     type=click.Path(file_okay=False),
-    help="Write the repository's files here instead of uploading (no network).",
+    help="Write the repository's files here instead of uploading (no network): a new or empty "
+    "folder, or one an earlier push wrote (replaced whole); any other folder is refused.",
 )
 def command(
     run: str,
@@ -44,13 +45,14 @@ def command(
     """Upload RUN's EMA generator (safetensors), a sample grid and a model card to the Hub
     repository REPO (USER/NAME, created if needed). Log in first: `hf auth login`."""
     from nlgan.hub.layout import HubError
-    from nlgan.hub.remote import upload
-    from nlgan.hub.staging import PushOptions, stage
+    from nlgan.hub.remote import check_repo_id, upload
+    from nlgan.hub.staging import PushOptions, stage, stage_local
 
     options = PushOptions(with_g, with_d, with_config, metrics, best)
     with one_line_errors():
+        check_repo_id(repo)
         if local_dir:
-            files = stage(run, local_dir, repo, options)
+            files = stage_local(run, local_dir, repo, options)
             names = ", ".join(f.name for f in files)
             click.echo(f"wrote {len(files)} files to {local_dir}: {names}")
             return

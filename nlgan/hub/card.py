@@ -3,7 +3,9 @@
 It states what a reader needs to judge and reuse the weights: the architecture, the data, how
 far it trained (and where it started: an import or ``train.init_from``), every measured score
 with the protocol it was measured under, and a sample grid. Nothing in it is typed by hand, so
-it cannot drift from the weights it describes.
+it cannot drift from the weights it describes. For imported weights it states only what the
+import record knows: training settings the source's config did not give, and an EMA generator
+the source did not have (G_ema copied from G), are "unknown" or "none", never nlgan's defaults.
 """
 
 from __future__ import annotations
@@ -66,9 +68,12 @@ def _origin(state: dict[str, Any], cfg: Config) -> list[str]:
         lines.append(f"- data: `{data.name}`{where}")
     lines.append(f"- steps: {int(state.get('step', 0))} generator steps")
     t = cfg.train
-    lines.append(f"- training: {t.loss} loss, lr G {t.lr_g:g} / D {t.lr_d:g}, batch "
-                 f"{t.batch_size} x {t.grad_accum}, EMA decay {t.ema_decay:g}")  # fmt: skip
     imported = state.get("imported")
+    if imported:
+        lines.append(_imported_training(imported))
+    else:
+        lines.append(f"- training: {t.loss} loss, lr G {t.lr_g:g} / D {t.lr_d:g}, batch "
+                     f"{t.batch_size} x {t.grad_accum}, EMA decay {t.ema_decay:g}")  # fmt: skip
     if imported:
         files = ", ".join(imported.get("files", []))
         lines.append(f"- imported from {imported.get('format')} weights ({files})")
@@ -81,6 +86,36 @@ def _origin(state: dict[str, Any], cfg: Config) -> list[str]:
         if t.freeze_d_blocks:
             lines.append(f"- FreezeD: D's first {t.freeze_d_blocks} blocks kept fixed")
     return [*lines, ""]
+
+
+def copied_ema(state: dict[str, Any]) -> bool:
+    """True for an import whose source had no EMA generator (its G_ema is a copy of G)."""
+    return "G_ema" in (state.get("imported") or {}).get("generated", [])
+
+
+def _imported_training(imported: dict[str, Any]) -> str:
+    """The source's training settings as far as the import record knows them (the run's own
+    config may differ: ``--set`` at import, or nlgan's defaults where the source said nothing)."""
+    known = imported.get("train_from_source") or {}
+    unmapped = imported.get("train_unmapped") or {}
+
+    def value(key: str) -> str:
+        v = known.get(key)
+        return "unknown" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    if "loss" in unmapped:
+        loss = f"{unmapped['loss']} loss (not an nlgan loss)"
+    else:
+        loss = f"{known['loss']} loss" if "loss" in known else "loss unknown"
+    batch = value("batch_size") + (f" x {known['grad_accum']}" if "grad_accum" in known else "")
+    if "G_ema" in imported.get("generated", []):
+        ema = "no EMA generator (G_ema is a copy of G)"
+    else:
+        ema = f"EMA decay {value('ema_decay')}"
+    if not known and not unmapped:
+        return f"- training at the source: unknown (no config imported); {ema}"
+    return (f"- training at the source: {loss}, lr G {value('lr_g')} / D {value('lr_d')}, "
+            f"batch {batch}, {ema}")  # fmt: skip
 
 
 def _protocol(p: dict[str, Any]) -> str:
@@ -121,7 +156,12 @@ def model_card(
         "",
         "![samples](samples.png)",
         "",
-        "The EMA generator, seed 0, one row per class (the first ten), eval-mode batch norm.",
+        (
+            "The generator (the source had no EMA generator; G_ema is a copy of G)"
+            if copied_ema(state)
+            else "The EMA generator"
+        )
+        + ", seed 0, one row per class (the first ten), eval-mode batch norm.",  # fmt: skip
         "",
         "## Use",
         "",

@@ -11,6 +11,8 @@
     README.md               the model card (:mod:`nlgan.hub.card`)
 
 The same layout in a local folder loads without the Hub: ``nlgan.load_generator(FOLDER)``.
+A folder written by ``nlgan push --local-dir`` also holds the mark of :mod:`nlgan.storage.outputs`
+(kind :data:`PUSH_KIND`, listing the files), so a later push may replace it, and nothing else.
 Writing it from a run is :mod:`nlgan.hub.staging` (it needs sampling; loading needs only this).
 """
 
@@ -24,6 +26,7 @@ GENERATOR_FILE = "generator.safetensors"
 G_FILE, D_FILE = "G.safetensors", "D.safetensors"
 CONFIG_FILE, SAMPLES_FILE = "config.yaml", "samples.png"
 METRICS_FILE, CARD_FILE = "metrics.json", "README.md"
+PUSH_KIND = "hub-push"  # the output mark of a folder that `nlgan push --local-dir` wrote
 GRID_CLASSES = 10  # the card's grid shows at most this many classes, one row each
 
 

@@ -9,7 +9,6 @@ commit a staged folder (:func:`nlgan.hub.layout.stage`) in one go.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from nlgan.hub.layout import G_FILE, GENERATOR_FILE, HubError
 from nlgan.storage.checkpoint import CheckpointError
 
 SCHEME = "hf://"
-_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def is_hub_source(source: str | Path) -> bool:
@@ -25,27 +23,80 @@ def is_hub_source(source: str | Path) -> bool:
     return str(source).startswith(SCHEME)
 
 
+def repo_problem(repo: str) -> str | None:
+    """Why ``repo`` is not a model repository id USER/NAME (huggingface_hub's own validator,
+    plus the namespace the card's ``hf://USER/NAME`` needs), or None when it is one."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as err:
+        return " ".join(str(err).split())
+    return None if "/" in repo else "a repository id needs its namespace: USER/NAME"
+
+
+def check_repo_id(repo: str) -> str:
+    """``repo`` when it is a valid USER/NAME repository id, else a one-line HubError."""
+    problem = repo_problem(repo)
+    if problem:
+        raise HubError(f"{repo!r} is not a Hub repository id USER/NAME ({problem})")
+    return repo
+
+
 def parse(source: str) -> tuple[str, str | None]:
     """``hf://user/name@rev`` -> (``user/name``, ``rev``)."""
     repo, _, revision = source[len(SCHEME) :].partition("@")
-    if not _REPO.match(repo):
+    if repo_problem(repo):
         raise HubError(f"{source}: expected hf://USER/NAME or hf://USER/NAME@REVISION")
     return repo, revision or None
 
 
+def _offline() -> bool:
+    """HF_HUB_OFFLINE, as huggingface_hub read it at import or as it is set now."""
+    from huggingface_hub import constants
+
+    now = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return bool(constants.HF_HUB_OFFLINE) or now
+
+
+def unreachable() -> str | None:
+    """Why the Hub cannot be reached (one request, no retries), or None when it answers.
+
+    huggingface_hub retries a failed connection five times with back-off (~25 s and a warning
+    line each); when the first connection fails, offline is evident and nlgan stops there.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as err:  # noqa: BLE001 - any transport error means: not reachable now
+        return " ".join(str(err).split())[:120] or type(err).__name__
+    return None
+
+
 def download(source: str, ema: bool = True) -> Path:
-    """The local path of a Hub repository's generator file (downloaded once, then cached)."""
+    """The local path of a Hub repository's generator file (downloaded once, then cached).
+    Offline (HF_HUB_OFFLINE, or a first connection that fails) only the cache is read."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     repo, revision = parse(source)
     filename = GENERATOR_FILE if ema else G_FILE
+    offline = _offline()
+    problem = None if offline else unreachable()
     try:
         return Path(hf_hub_download(repo, filename, revision=revision,
-                                    cache_dir=os.environ.get("HF_HUB_CACHE")))  # fmt: skip
+                                    cache_dir=os.environ.get("HF_HUB_CACHE"),
+                                    local_files_only=offline or problem is not None))  # fmt: skip
     except LocalEntryNotFoundError:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        why = "HF_HUB_OFFLINE is set and it is not" if offline else "the Hub is unreachable and"
+        why = (
+            "HF_HUB_OFFLINE is set and it is not"
+            if offline
+            else f"the Hub is unreachable ({problem}) and it is not"
+            if problem
+            else "the Hub could not be reached and it is not"
+        )  # fmt: skip
         raise CheckpointError(
             f"{source}: cannot get {filename}: {why} in the local cache (download it once "
             "online, or pass a local folder with the same files)"
@@ -57,10 +108,18 @@ def download(source: str, ema: bool = True) -> Path:
 
 def upload(folder: str | Path, repo: str, private: bool, api: Any = None) -> str:
     """Create ``repo`` if needed and commit ``folder`` to it; returns the repository URL."""
-    if not _REPO.match(repo):
-        raise HubError(f"{repo}: expected a repository id USER/NAME")
+    check_repo_id(repo)
     if api is None:
         from huggingface_hub import HfApi
+
+        if _offline():
+            raise HubError(
+                f"cannot upload to {repo}: HF_HUB_OFFLINE is set (unset it, or write the files "
+                "with --local-dir)"
+            )
+        problem = unreachable()
+        if problem:
+            raise HubError(f"cannot upload to {repo}: the Hub is unreachable ({problem})")
 
         api = HfApi()
     url = api.create_repo(repo, private=private, exist_ok=True, repo_type="model")

@@ -1,11 +1,17 @@
 """Writing an nlgan Hub repository for a run into a folder: weights, grid, scores, card.
 
 The folder's layout is :mod:`nlgan.hub.layout`; uploading it is :mod:`nlgan.hub.remote`.
+``nlgan push --local-dir`` (:func:`stage_local`) never writes over anything of the user's: it
+writes into a new or empty folder, or into one it wrote before (marked, with its file list),
+and refuses any other, a run directory included. A push into its own folder leaves exactly the
+new set: files of the earlier push that the new one lacks (``D.safetensors``, ...) are removed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +26,15 @@ from nlgan.hub.layout import (
     GENERATOR_FILE,
     GRID_CLASSES,
     METRICS_FILE,
+    PUSH_KIND,
     SAMPLES_FILE,
     HubError,
 )
 from nlgan.sampling import class_grid, load_generator, save_grid
 from nlgan.sampling.export import write_weights
 from nlgan.storage.checkpoint import CheckpointError, load_any, resolve_best
-from nlgan.storage.files import atomic_write
+from nlgan.storage.files import atomic_write, fsync_dir
+from nlgan.storage.outputs import MARKER, OutputExistsError, folder_mark, mark_folder
 
 
 @dataclass(frozen=True)
@@ -89,3 +97,58 @@ def stage(run: str | Path, folder: str | Path, repo: str, options: PushOptions) 
     with atomic_write(folder / CARD_FILE, "w") as f:
         f.write(model_card(cfg, state, records, files, repo))
     return [*written, folder / CARD_FILE]
+
+
+def check_local_dir(folder: str | Path) -> list[str]:
+    """The files of an earlier push in ``folder`` that a new push may replace ([] for a new or
+    empty folder); a one-line refusal for a folder holding anything nlgan push did not write."""
+    folder = Path(folder)
+    flag = f"--local-dir {folder}"
+    if folder.is_symlink():
+        raise OutputExistsError(f"{flag} is a symbolic link: give the real path instead")
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise OutputExistsError(f"{flag} is a file: give a new or empty folder")
+    names = sorted(p.name for p in folder.iterdir())
+    if not names:
+        return []
+    mark = folder_mark(folder)
+    if mark.get("kind") != PUSH_KIND or not isinstance(mark.get("files"), list):
+        shown = next((name for name in names if name != MARKER), names[0])
+        raise OutputExistsError(
+            f"{flag} is not empty and was not written by nlgan push (it holds {shown}): "
+            "refusing to write into it; choose a new or empty folder"
+        )
+    ours = {str(name) for name in mark["files"]}
+    foreign = [name for name in names if name not in ours and name != MARKER]
+    if foreign:
+        raise OutputExistsError(
+            f"{flag} holds {foreign[0]}, which nlgan push did not write: refusing to replace "
+            "the folder; move that file out or choose a new folder"
+        )
+    return sorted(ours & set(names))
+
+
+def stage_local(run: str | Path, folder: str | Path, repo: str, options: PushOptions) -> list[Path]:
+    """``nlgan push --local-dir``: stage ``run`` into ``folder`` under the rules of the module
+    docstring; returns the files written."""
+    folder = Path(folder)
+    earlier = check_local_dir(folder)
+    work = folder.resolve().parent / f".{folder.resolve().name}.tmp-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        staged = stage(run, work, repo, options)
+        names = [f.name for f in staged]
+        folder.mkdir(parents=True, exist_ok=True)
+        # Listed first with the earlier files, so an interrupted push still knows them all.
+        mark_folder(folder, PUSH_KIND, files=sorted(set(names) | set(earlier)), repo=repo)
+        for name in names:
+            os.replace(work / name, folder / name)
+        for name in set(earlier) - set(names):
+            (folder / name).unlink(missing_ok=True)  # stale: nothing of run A stays beside B
+        mark_folder(folder, PUSH_KIND, files=names, repo=repo)
+        fsync_dir(folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [folder / name for name in names]

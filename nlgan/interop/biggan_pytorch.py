@@ -20,7 +20,9 @@ Supported: ``model=BigGAN`` at 32-256 px; G with or without SN, D with SN; ``G_s
 ``shared_dim``) or per-class embeddings; ``hier``; attention anywhere; ``norm_style=bn`` with
 its stored statistics; ``BN_eps=1e-5``; ReLU activations; wide D. Refused with a one-line
 error: BigGANdeep, ``mybn`` / ``cross_replica`` BN, other norm styles, other activations,
-``BN_eps`` other than 1e-5 (its output BN always uses 1e-5), a narrow D.
+``BN_eps`` other than 1e-5 (its output BN always uses 1e-5), a narrow D, ``z_var`` other than 1.
+Sampling settings (``G_eval_mode``, ``accumulate_stats``) are recorded and noted: see
+:mod:`nlgan.interop.biggan_settings`. A negative ``itr`` starts the run at step 0, with a note.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from nlgan.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
-    TrainConfig,
 )
-from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
-from nlgan.interop.imported import Imported, attention_places, plain_values
+from nlgan.interop.biggan_settings import sampling_notes, source_options, train_config
+from nlgan.interop.foreign import InteropError, Transfer, read_torch_file, what_failed
+from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
 from nlgan.models.arch import arch_for, d_feature_sizes, g_feature_sizes
 from nlgan.models.networks import Discriminator, Generator
 from nlgan.nn.nonlocal_block import SelfAttention
@@ -270,48 +272,51 @@ def _attention(t: Transfer, layer: SelfAttention, prefix: str, style: str, eps: 
     t.copy(layer.gamma, f"{prefix}.gamma")
 
 
-def train_config(src: dict[str, Any]) -> TrainConfig:
-    """The training hyperparameters BigGAN-PyTorch ran with, where nlgan has the same knob."""
-    keys = {"G_lr": "lr_g", "D_lr": "lr_d", "G_B1": "beta1", "G_B2": "beta2",
-            "batch_size": "batch_size", "num_D_steps": "d_steps_per_g_step",
-            "ema_decay": "ema_decay", "ema_start": "ema_start", "seed": "seed"}  # fmt: skip
-    values = {mine: src[theirs] for theirs, mine in keys.items() if theirs in src}
-    if src.get("num_G_accumulations", 1) == src.get("num_D_accumulations", 1):
-        values["grad_accum"] = int(src.get("num_D_accumulations", 1))
-    try:
-        return TrainConfig(**values)
-    except (ConfigError, TypeError):
-        return TrainConfig()
-
-
 def import_biggan_pytorch(
     folder: str | Path, overrides: dict[str, Any] | None = None, suffix: str = ""
 ) -> Imported:
     """Read a BigGAN-PyTorch weights folder and convert every network in it."""
     states, info = read_folder(folder, suffix)
-    src = dict(info.get("config") or {})
-    src.update(overrides or {})
+    tail = f"_{suffix}" if suffix else ""
+    src = source_options(info, overrides, f"{folder}/state_dict{tail}.pth")
+    step, notes = step_number(info.get("itr", 0), f"state_dict{tail}.pth's itr")
     try:
         found = infer_structure(states)
-    except (KeyError, AttributeError, IndexError, ValueError) as err:
+    except InteropError:
+        raise  # already one line; the generic wrapping below is for missing tensors
+    except (KeyError, AttributeError, IndexError, ValueError, RuntimeError) as err:
         raise InteropError(
-            f"{folder}: the .pth files are not BigGAN-PyTorch G / D state dicts (no {err})"
+            f"{folder}: the .pth files are not BigGAN-PyTorch G / D state dicts "
+            f"({what_failed(err)})"
         ) from None
     check_options(src, found)
+    sampling, more = sampling_notes(src)
     model = model_config(src, found)
     data = DataConfig(name=_DATA.get(src.get("dataset", ""), "none"))
-    cfg = Config(model=model, data=data, train=train_config(src))
+    train, known = train_config(src)
+    cfg = Config(model=model, data=data, train=train)
     weights = {}
     for net, state in states.items():
-        if net == "D":
-            weights["D"] = convert_discriminator(state, model)
-        else:
-            weights[net] = convert_generator(state, model, f"{net}.pth")
+        name = f"{net}{tail}.pth"
+        try:
+            if net == "D":
+                weights["D"] = convert_discriminator(state, model)
+            else:
+                weights[net] = convert_generator(state, model, name)
+        except (RuntimeError, IndexError) as err:  # a tensor torch cannot use where it belongs
+            reason = " ".join(str(err).split())[:160]
+            raise InteropError(
+                f"{name}: a tensor has the wrong shape for the model the other tensors describe "
+                f"({reason})"
+            ) from None
     record = {
         "format": "biggan-pytorch",
         "source": str(Path(folder).resolve()),
-        "files": sorted(f"{net}{'_' + suffix if suffix else ''}.pth" for net in states),
-        "itr": int(info.get("itr", 0)),
+        "files": sorted(f"{net}{tail}.pth" for net in states),
+        "itr": step,
         "source_config": plain_values(src),
+        "train_from_source": known,
+        "sampling": sampling,
+        "notes": notes + more,
     }
-    return Imported(cfg, weights, int(info.get("itr", 0)), record)
+    return Imported(cfg, weights, step, record)

@@ -116,6 +116,12 @@ def read_torch_file(path: str | Path) -> Any:
         raise InteropError(f"{path}: not a readable torch file ({_first_line(err)})") from None
 
 
+def what_failed(err: BaseException) -> str:
+    """A structure check's failure in words: ``no 'key'`` for a missing tensor, else the error's
+    first line (a tensor of a shape or type the reader could not use)."""
+    return f"no {err}" if isinstance(err, KeyError) else _first_line(err)
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
@@ -173,8 +179,13 @@ class Transfer:
             weight = self.take(f"{prefix}.weight_orig")
             u, v = self.take(f"{prefix}.weight_u"), self.take(f"{prefix}.weight_v")
         else:
-            weight = self.take(f"{prefix}.weight")
-            u, v = biggan_singular_vectors(weight, self.take(f"{prefix}.u0"), eps)
+            weight, u0 = self.take(f"{prefix}.weight"), self.take(f"{prefix}.u0")
+            if u0.numel() != weight.shape[0]:
+                raise InteropError(
+                    f"{self.what}: {prefix}.u0 has shape {tuple(u0.shape)} where its weight has "
+                    f"{weight.shape[0]} outputs: the file's tensors do not fit together"
+                )
+            u, v = biggan_singular_vectors(weight, u0, eps)
             # sv0 only logs the last training estimate; u1.., sv1.. track further singular
             # values (num_G_SVs > 1) and never scale the weight.
             self.skip(*(k for k in self.source if k.startswith(f"{prefix}.sv")))

@@ -62,6 +62,19 @@ def plain_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def step_number(value: Any, what: str) -> tuple[int, list[str]]:
+    """A source's training step as a checkpoint step: a whole number; negative -> 0 (noted)."""
+    try:
+        step = int(value)
+        if step != value and not isinstance(value, str):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise InteropError(f"{what}={value!r} is not a step number (a whole number)") from None
+    if step < 0:
+        return 0, [f"{what}={step} is negative: the run starts at step 0"]
+    return step, []
+
+
 def apply_run_overrides(cfg: Config, overrides: tuple[str, ...] | list[str]) -> Config:
     """``--set`` for an imported run: data, train, eval and log keys; the model is the source's."""
     model_keys = [item for item in overrides if item.strip().startswith("model.")]
@@ -115,6 +128,8 @@ def checkpoint_state(imported: Imported, cfg: Config) -> dict[str, Any]:
 def write_run(imported: Imported, out: str | Path, overrides: tuple[str, ...] = ()) -> Path:
     """Write ``imported`` as the run directory ``out`` (which must be new or empty)."""
     out = Path(out)
+    if imported.step < 0:  # the importers clamp with a note; nothing may name ckpt--0000005.pt
+        raise InteropError(f"step {imported.step}: a checkpoint step cannot be negative")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InteropError(f"--out {out}: already exists and is not empty; choose a new folder")
     cfg = apply_run_overrides(imported.config, overrides)

@@ -22,11 +22,14 @@ PyTorch's ``spectral_norm`` state (``weight_orig``, ``weight_u``, ``weight_v``) 
 Supported: backbones ``resnet`` (SAGAN, SNGAN) and ``big_resnet`` (BigGAN) at 32-256 px;
 ``g_cond_mtd`` cBN or W/O; ``d_cond_mtd`` PD or W/O with a spectral-normed D; ReLU; attention
 at any ``attn_g_loc`` / ``attn_d_loc``. Refused: other backbones and conditioning (AC, 2C,
-D2DCE, MH, MD), auxiliary classifiers, InfoGAN heads, other activations, D without SN.
+D2DCE, MH, MD), auxiliary classifiers, InfoGAN heads, other activations, D without SN. The
+YAML's ``RUN`` section (sampling statistics, truncation, ``freezeD``) and the training settings:
+:mod:`nlgan.interop.studiogan_settings`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,10 @@ from typing import Any
 import torch
 import yaml
 
-from nlgan.config import Config, ConfigError, DataConfig, ModelConfig, TrainConfig
-from nlgan.interop.foreign import InteropError, Transfer, read_torch_file
-from nlgan.interop.imported import Imported, attention_places, plain_values
+from nlgan.config import Config, ConfigError, DataConfig, ModelConfig
+from nlgan.interop.foreign import InteropError, Transfer, read_torch_file, what_failed
+from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
+from nlgan.interop.studiogan_settings import freeze_d_from_studiogan, sampling_notes, train_config
 from nlgan.models.arch import arch_for
 from nlgan.models.networks import Discriminator, Generator
 from nlgan.nn.nonlocal_block import SelfAttention
@@ -49,8 +53,6 @@ BN_EPS, SN_EPS = 1e-4, 1e-6  # utils/ops.py: every BN and spectral norm of these
 _DEFAULTS = {"backbone": "resnet", "g_cond_mtd": "W/O", "d_cond_mtd": "W/O", "apply_g_sn": False,
              "apply_d_sn": False, "apply_attn": False, "z_dim": 128, "g_conv_dim": 64,
              "d_conv_dim": 64, "img_size": 32, "num_classes": 10}  # fmt: skip
-_OPT_DEFAULTS = {"batch_size": 64, "acml_steps": 1, "g_lr": 2e-4, "d_lr": 2e-4, "beta1": 0.5,
-                 "beta2": 0.999, "d_updates_per_step": 5}  # fmt: skip
 
 
 def find_files(path: str | Path, when: str = "best") -> dict[str, Path]:
@@ -82,6 +84,10 @@ def read_config(path: str | Path | None) -> dict[str, dict[str, Any]]:
         return {}
     try:
         values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise InteropError(
+            f"--config {path}: not a UTF-8 text file (byte {err.start}); give StudioGAN's YAML"
+        ) from None
     except (OSError, yaml.YAMLError) as err:
         reason = " ".join(str(err).split())[:200]
         raise InteropError(f"--config {path}: not a readable YAML file ({reason})") from None
@@ -312,32 +318,12 @@ def _attention(t: Transfer, layer: SelfAttention, prefix: str, style: str) -> No
     t.copy(layer.gamma, f"{prefix}.sigma")
 
 
-def train_config(cfg: dict[str, dict[str, Any]]) -> TrainConfig:
-    """The training hyperparameters of the YAML (over StudioGAN's defaults), where nlgan has the
-    same knob; nlgan's defaults without a YAML."""
-    if not cfg:
-        return TrainConfig()
-    opt = {**_OPT_DEFAULTS, **cfg.get("OPTIMIZATION", {})}
-    model = cfg.get("MODEL", {})
-    keys = {"g_lr": "lr_g", "d_lr": "lr_d", "beta1": "beta1", "beta2": "beta2",
-            "batch_size": "batch_size", "d_updates_per_step": "d_steps_per_g_step",
-            "acml_steps": "grad_accum"}  # fmt: skip
-    values = {mine: opt[theirs] for theirs, mine in keys.items() if theirs in opt}
-    if model.get("apply_g_ema"):
-        values.update(ema_decay=model.get("g_ema_decay"), ema_start=model.get("g_ema_start"))
-    loss = cfg.get("LOSS", {}).get("adv_loss", "vanilla")
-    if loss in ("hinge", "vanilla"):
-        values["loss"] = "hinge" if loss == "hinge" else "nonsat"
-    try:
-        return TrainConfig(**values)
-    except (ConfigError, TypeError):
-        return TrainConfig()
-
-
 def import_studiogan(
-    path: str | Path, config: str | Path | None = None, when: str = "best"
-) -> Imported:
-    """Read a StudioGAN checkpoint (folder or file) and convert every network in it."""
+    path: str | Path, config: str | Path | None = None, when: str = "best",
+    freeze_d: int | None = None,
+) -> Imported:  # fmt: skip
+    """Read a StudioGAN checkpoint (folder or file) and convert every network in it.
+    ``freeze_d``: StudioGAN's ``freezeD`` numbering (default: the YAML's ``RUN.freezeD``)."""
     files = find_files(path, when)
     payloads = {net: read_torch_file(file) for net, file in files.items()}
     states = {}
@@ -349,24 +335,40 @@ def import_studiogan(
     backbone = cfg_values.get("MODEL", {}).get("backbone", "resnet") if cfg_values else None
     try:
         found = infer_structure(states.get("G_ema", states.get("G")), states.get("D"), backbone)
-    except (KeyError, AttributeError, IndexError, ValueError) as err:
+    except InteropError:
+        raise  # already one line; the generic wrapping below is for missing tensors
+    except (KeyError, AttributeError, IndexError, ValueError, RuntimeError) as err:
         raise InteropError(
-            f"{path}: not StudioGAN resnet / big_resnet state dicts (no {err})"
+            f"{path}: not StudioGAN resnet / big_resnet state dicts ({what_failed(err)})"
         ) from None
     check_options(cfg_values, found)
     model = model_config(cfg_values, found)
     data = DataConfig(name=_DATA.get(cfg_values.get("DATA", {}).get("name", ""), "none"))
-    run_cfg = Config(model=model, data=data, train=train_config(cfg_values))
+    train, known, unmapped = train_config(cfg_values)
+    run = cfg_values.get("RUN", {})
+    freeze = run.get("freezeD", -1) if freeze_d is None else freeze_d
+    if freeze not in (-1, 0, None):
+        if "D" not in states:
+            raise InteropError(f"freezeD={freeze}: the import has no D to freeze")
+        blocks = freeze_d_from_studiogan(_entries(states["D"]), freeze)
+        train = dataclasses.replace(train, freeze_d_blocks=blocks)
+        if freeze_d is None:  # the source's own RUN.freezeD, not the user's --freeze-d
+            known = {**known, "freeze_d_blocks": blocks}
+    run_cfg = Config(model=model, data=data, train=train)
     weights = {}
     for net, state in states.items():
-        if net == "D":
-            weights["D"] = convert_discriminator(state, model)
-        else:
-            weights[net] = convert_generator(state, model, files[net].name)
-    step = int(payloads.get("D", {}).get("step", 0) or 0)
-    if not step:
-        match = _FILE.match(next(iter(files.values())).name)
-        step = int(match.group(3)) if match else 0
+        try:
+            if net == "D":
+                weights["D"] = convert_discriminator(state, model)
+            else:
+                weights[net] = convert_generator(state, model, files[net].name)
+        except (RuntimeError, IndexError) as err:  # a tensor torch cannot use where it belongs
+            reason = " ".join(str(err).split())[:160]
+            raise InteropError(
+                f"{files[net].name}: a tensor has the wrong shape for the model the other "
+                f"tensors describe ({reason})"
+            ) from None
+    step, notes = _step(payloads, files)
     record = {
         "format": "studiogan",
         "source": str(Path(path).resolve()),
@@ -374,5 +376,16 @@ def import_studiogan(
         "config": str(config) if config else None,
         "step": step,
         "source_config": {s: plain_values(v) for s, v in cfg_values.items()},
+        "train_from_source": known,
+        "train_unmapped": unmapped,
+        "notes": notes + sampling_notes(run),
     }
     return Imported(run_cfg, weights, step, record)
+
+
+def _step(payloads: dict[str, Any], files: dict[str, Path]) -> tuple[int, list[str]]:
+    """The source's step: D's file records it; else the file name's ``step=N``."""
+    if payloads.get("D", {}).get("step"):
+        return step_number(payloads["D"]["step"], "the D checkpoint's step")
+    match = _FILE.match(next(iter(files.values())).name)
+    return (int(match.group(3)) if match else 0), []

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 from nlgan.config import Config, ConfigError, config_from_dict
 from nlgan.models.networks import Generator
-from nlgan.storage.checkpoint import CheckpointError, load_any
-from nlgan.storage.rundir import RunDir
+from nlgan.sampling.export import read_export, resolve_source
+from nlgan.storage.checkpoint import CheckpointError, load_any, load_weights
 
 
 def load_generator(
@@ -19,27 +18,10 @@ def load_generator(
 ) -> tuple[Generator, Config]:
     """Rebuild G (eval mode) from a run directory, a checkpoint, a ``.safetensors`` export,
     ``hf://user/name[@revision]`` or a folder with a Hub repository's files."""
-    from nlgan.hub.layout import G_FILE, GENERATOR_FILE, is_hub_folder
-    from nlgan.hub.remote import download, is_hub_source
-
-    if is_hub_source(source):
-        path = download(str(source), ema)
-    else:
-        path = Path(source)
-        if path.is_dir() and is_hub_folder(path) and not RunDir(path).checkpoints.is_dir():
-            path = path / (GENERATOR_FILE if ema else G_FILE)
+    path = resolve_source(source, ema)
     key = "G_ema" if ema else "G"
     if path.suffix == ".safetensors":
-        from nlgan.sampling.export import load_export
-
-        weights, config, metadata = load_export(path)
-        stored = metadata.get("weights")
-        if stored not in (None, key):
-            flag = "without --no-ema" if ema else "--no-ema"
-            raise CheckpointError(
-                f"{path}: holds the {stored} weights, not {key} (run it {flag}, or export "
-                f"the {key} weights)"
-            )
+        weights, config, _ = read_export(path, ema)
     else:
         path, state = load_any(path)
         if "config" not in state:
@@ -53,24 +35,5 @@ def load_generator(
     except ConfigError as err:
         raise CheckpointError(f"{path}: its config is not valid for this nlgan ({err})") from None
     G = Generator(cfg.model)
-    missing, unexpected, reshaped = _mismatch(G, weights)
-    if missing or unexpected or reshaped:
-        example = (missing or unexpected or reshaped)[0]
-        raise CheckpointError(
-            f"{path}: the {key} weights do not fit the generator its config describes "
-            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} wrongly "
-            f"shaped tensors, e.g. {example!r})"
-        )
-    G.load_state_dict(weights)
+    load_weights(G, weights, f"{path}: the {key} weights")
     return G.to(device).eval(), cfg
-
-
-def _mismatch(G: Generator, weights: dict[str, Tensor]) -> tuple[list[str], ...]:
-    """Missing, unexpected and wrongly shaped keys of ``weights`` for G."""
-    expected = G.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    reshaped = sorted(
-        k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k].shape
-    )
-    return missing, unexpected, reshaped

@@ -104,3 +104,17 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def default_file_mode() -> int:
+    """The mode a new file gets from ``open()`` here (0o666 less the umask, usually 0o644), for
+    files that libraries create private (safetensors writes 0o600)."""
+    try:  # Linux: read the umask without changing it (os.umask can only read by setting)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask

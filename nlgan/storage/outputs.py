@@ -65,6 +65,15 @@ def is_marked(path: Path, kind: str) -> bool:
         return False
 
 
+def folder_mark(path: Path) -> dict:
+    """The mark of an output folder nlgan wrote ({} when it has none or it is unreadable)."""
+    try:
+        mark = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return mark if isinstance(mark, dict) else {}
+
+
 def check_tree_output(path: str | Path, kind: str, overwrite: bool, flag: str = "--out") -> Path:
     """A folder or ``.npz`` output: what may be written at ``path``, or a one-line refusal."""
     path = Path(path)

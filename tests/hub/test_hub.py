@@ -130,7 +130,7 @@ def test_upload_creates_the_repo_and_commits_the_folder(staged):
     (_, repo, kwargs), (_, repo2, names) = api.calls
     assert repo == repo2 == "me/tiny" and kwargs["private"] and kwargs["exist_ok"]
     assert names == sorted(f.name for f in files)
-    with pytest.raises(Exception, match="expected a repository id USER/NAME"):
+    with pytest.raises(Exception, match="is not a Hub repository id USER/NAME"):
         upload(folder, "not a repo", private=False, api=api)
 
 

@@ -48,7 +48,8 @@ def test_nl_i3d_block_inside_a_model_state_dict_and_built_by_hand():
     case = fixtures()["i3d"]
     from_model = mmcv_nonlocal(fixtures()["i3d_in_model"], use_scale=False, prefix=PREFIX)
     by_hand = NonLocalBlock(16, dims=3, subsample=2, w_z_norm=True)  # (1, 2, 2) pooling
-    load_mmcv_nonlocal(by_hand, fixtures()["i3d_in_model"], prefix=PREFIX)
+    # NL-I3D's config sets use_scale=False; mmcv's default (and the loader's) is True
+    load_mmcv_nonlocal(by_hand, fixtures()["i3d_in_model"], prefix=PREFIX, use_scale=False)
     with torch.no_grad():
         for block in (from_model, by_hand.eval()):
             assert block.pool_factors == (1, 2, 2)
@@ -76,7 +77,40 @@ def test_the_scaling_is_needed_where_mmcv_uses_it():
 def test_blocks_that_do_not_fit_the_weights_are_refused(kwargs, message):
     block = NonLocalBlock(16, dims=3, **kwargs)
     with pytest.raises(MmcvWeightsError, match=message):
-        load_mmcv_nonlocal(block, fixtures()["i3d"]["state_dict"])
+        load_mmcv_nonlocal(block, fixtures()["i3d"]["state_dict"], use_scale=False)
+
+
+def test_the_defaults_are_mmcvs_and_a_forgotten_scale_is_refused():
+    case = fixtures()["2d_scaled_bn"]  # mmseg's setting: use_scale=True, mmcv's default
+    block = mmcv_nonlocal(case["state_dict"])  # embedded_gaussian, use_scale=True
+    assert block.use_scale and block.affinity == "embedded_gaussian"
+    with torch.no_grad():
+        assert max_diff(block(case["input"]), case["output"]) <= 1e-5
+    # NonLocalBlock's own default is use_scale=False; loading mmcv's defaults into it is refused
+    by_hand = NonLocalBlock(16, dims=2, subsample=2, w_z_norm=True)
+    with pytest.raises(MmcvWeightsError) as err:
+        load_mmcv_nonlocal(by_hand, case["state_dict"])
+    assert str(err.value) == (
+        "NonLocalBlock(dims=2, affinity='embedded_gaussian'): the mmcv block scales its logits "
+        "(use_scale=True, mmcv's default); build the block with use_scale=True, or pass "
+        "use_scale= as the mmcv config had it"
+    )
+    scaled = NonLocalBlock(16, dims=2, subsample=2, w_z_norm=True, use_scale=True)
+    load_mmcv_nonlocal(scaled, case["state_dict"])
+    with torch.no_grad():
+        assert max_diff(scaled.eval()(case["input"]), case["output"]) <= 1e-5
+
+
+def test_a_block_that_scales_gaussian_logits_is_refused():
+    case = fixtures()["2d_gaussian"]  # mmcv's gaussian block (use_scale=True, ignored there)
+    assert not mmcv_nonlocal(case["state_dict"], "gaussian").use_scale
+    block = NonLocalBlock(16, dims=2, affinity="gaussian", subsample=2, use_scale=True)
+    with pytest.raises(MmcvWeightsError) as err:
+        load_mmcv_nonlocal(block, case["state_dict"])
+    assert str(err.value) == (
+        "NonLocalBlock(dims=2, affinity='gaussian'): mmcv never scales gaussian logits (it "
+        "ignores use_scale there); build the block with use_scale=False"
+    )
 
 
 def test_the_fixtures_come_from_the_named_mmcv_commit():
