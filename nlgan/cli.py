@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Import BigGAN-PyTorch or StudioGAN weights as an nlgan run.",
     ),
     "push": ("nlgan.commands.push", "Share a run's generator on the Hugging Face Hub."),
+    "report": (
+        "nlgan.commands.report",
+        "Write a run's self-contained HTML report (curves, samples, scores, attention).",
+    ),
 }
 
 

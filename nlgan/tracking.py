@@ -125,6 +125,19 @@ class Tracker:
         except Exception as err:
             self._give_up("wandb image logging failed", err)
 
+    def log_html(self, key: str, path: str | Path, step: int) -> None:
+        """Log an HTML file (the run's report) at step ``step``: as an Html panel to look at in
+        the dashboard, and as an artifact of type ``key`` (a versioned file to download)."""
+        if self._run is None:
+            return
+        try:
+            self._run.log({key: self._wandb.Html(Path(path), inject=False)}, step=step)
+            artifact = self._wandb.Artifact(f"{key}-{self._run.id}", type=key)
+            artifact.add_file(str(path), name=Path(path).name)
+            self._run.log_artifact(artifact)
+        except Exception as err:
+            self._give_up("wandb HTML logging failed", err)
+
     def finish(self) -> None:
         """Close the run (flushes offline files); safe to call more than once."""
         run, self._run = self._run, None

@@ -86,6 +86,19 @@ def test_mode_comes_from_the_environment_first(monkeypatch):
 
 
 @pytest.mark.slow
+def test_offline_run_holds_the_report_as_html_and_artifact(wandb_env):
+    run_dir = wandb_env / "run"
+    page = wandb_env / "report.html"
+    page.write_text("<!doctype html><p>the run's page</p>")
+    tracker = Tracker(LogConfig(wandb="offline"), run_dir, {})
+    tracker.log_html("report", page, step=4)
+    assert tracker.active  # no error turned tracking off
+    tracker.finish()
+    saved = list((run_dir / "wandb").glob("offline-run-*/files/media/html/report_*.html"))
+    assert len(saved) == 1 and "the run's page" in saved[0].read_text()
+    assert b"report-" in history_bytes(run_dir, b"report-")  # the artifact's name
+
+
 def test_offline_run_holds_history_config_and_image(wandb_env):
     run_dir = wandb_env / "run"
     tracker = Tracker(LogConfig(wandb="offline"), run_dir, {"train": {"lr_d": 0.0004}})

@@ -33,8 +33,11 @@ def tiny_model(**overrides: Any):
 
 
 def tiny_run(**train: Any) -> dict[str, Any]:
-    """A config dict (tiny model, digits data, the given ``train`` keys) for a run of seconds."""
-    return {"model": dict(DIGITS_MODEL), "data": {"name": "digits"}, "train": dict(train)}
+    """A config dict (tiny model, digits data, the given ``train`` keys) for a run of seconds.
+
+    ``train.report`` is off unless given: the report costs seconds that only its tests need."""
+    train = {"report": False, **train}
+    return {"model": dict(DIGITS_MODEL), "data": {"name": "digits"}, "train": train}
 
 
 def tiny_generator(seed: int = 0, **overrides: Any):

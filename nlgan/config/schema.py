@@ -140,6 +140,7 @@ class TrainConfig:
     keep_ckpts: int = 3
     sample_every: int = 500
     log_every: int = 50
+    report: bool = True  # write RUN/report.html (nlgan report) when the run ends or is stopped
     sync_bn: bool = True  # cross-replica BN statistics when training on several processes
     # torch CPU threads per process (0 = torch's default). On a shared CPU, 1 avoids OpenMP
     # threads spinning against other processes, which made small models ~10x slower here.

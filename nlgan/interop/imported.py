@@ -5,7 +5,8 @@ The run holds ``config.yaml`` and one checkpoint, ``checkpoints/ckpt-<step>.pt``
 training checkpoint has: ``G``, ``D`` and ``G_ema`` (a missing generator file is filled from the
 other one; a missing ``D`` stays missing), fresh Adam states (the source's optimiser moments
 are not imported), no RNG states and data position 0, plus ``imported``: where the weights came
-from. ``nlgan sample / attention / fid / export`` read it like any run;
+from; its ``metrics.jsonl`` starts with one ``start`` record naming the source (no curves yet).
+``nlgan sample / attention / fid / export / report`` read it like any run;
 ``nlgan train --resume`` continues it when D is present (give the data with
 ``--set data.name=... --set data.root=...``); ``train.init_from`` starts a new run from it.
 """
@@ -26,6 +27,7 @@ from nlgan.models.arch import d_feature_sizes
 from nlgan.models.networks import Discriminator, Generator
 from nlgan.storage.checkpoint import save_checkpoint
 from nlgan.storage.rundir import RunDir
+from nlgan.storage.runlog import MetricsLog
 
 
 @dataclass(frozen=True)
@@ -136,4 +138,6 @@ def write_run(imported: Imported, out: str | Path, overrides: tuple[str, ...] = 
     layout.checkpoints.mkdir(parents=True, exist_ok=True)
     write_config(cfg, layout.config)
     save_checkpoint(state, layout.checkpoint(imported.step))
+    # The run's history starts here: no curves yet, and a fine-tune resumed from it goes on.
+    MetricsLog(out, imported.step, source="import", imported=imported.record)
     return layout.checkpoint(imported.step)

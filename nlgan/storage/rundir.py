@@ -8,6 +8,8 @@
       checkpoints/best.pt            the best evaluation's generators (with eval.every > 0)
       checkpoints/damaged/           checkpoints that failed their checksum, moved out of the way
       samples/step-<step>.png        the EMA generator's grid at that step
+      metrics.jsonl                  the local metrics log (storage/runlog.py)
+      report.html                    the run's page (nlgan report RUN; train.report)
       wandb/                         tracker files (when wandb is on)
       .lock                          flock()ed by the training process that writes the run
 
@@ -26,6 +28,8 @@ BEST_NAME = "best.pt"  # never matches the numbered pattern: resume never picks 
 SAMPLE_DIR = "samples"
 DAMAGED_DIR = "damaged"
 LOCK_NAME = ".lock"
+METRICS_LOG = "metrics.jsonl"
+REPORT_NAME = "report.html"
 _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
@@ -71,6 +75,16 @@ class RunDir:
     def samples(self) -> Path:
         """The folder of in-run sample grids."""
         return self.root / SAMPLE_DIR
+
+    @property
+    def metrics_log(self) -> Path:
+        """The local metrics log (one JSON record per line)."""
+        return self.root / METRICS_LOG
+
+    @property
+    def report(self) -> Path:
+        """The run's self-contained HTML report."""
+        return self.root / REPORT_NAME
 
     def sample_grid(self, step: int) -> Path:
         """The sample grid written at ``step``."""

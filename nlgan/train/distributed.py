@@ -54,6 +54,14 @@ def describe_batch(batch_size: int, num_processes: int, grad_accum: int) -> str:
     )
 
 
+def describe_machine(device: torch.device, num_processes: int) -> dict[str, object]:
+    """Host, OS, Python and the device the run trains on, for the metrics log's start record."""
+    from nlgan.storage.runlog import machine
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return {**machine(), "device": name, "num_processes": num_processes, "torch": torch.__version__}
+
+
 def check_launch(num_processes: int, environ: dict[str, str] | None = None) -> None:
     """Fail if the launcher started more processes than the accelerator joined into one group."""
     env = os.environ if environ is None else environ

@@ -348,6 +348,8 @@ class Trainer:
                 self.checkpoint_now()  # a second signal here aborts cleanly
                 if not stop_now and not (tc.sample_every and self.step % tc.sample_every == 0):
                     self.sample()  # the final grid
+                if tc.report:  # after the checkpoint: a failing report only warns
+                    self.periodic.write_report(self.step)
                 self.tracker.finish()
         except (TrainingDiverged, Abort, KeyboardInterrupt):
             self.tracker.finish()

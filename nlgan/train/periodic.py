@@ -1,4 +1,5 @@
-"""The trainer's work between steps: logging scalars, sample grids and in-run evaluation.
+"""The trainer's work between steps: logging scalars (to the tracker and RUN/metrics.jsonl),
+sample grids and in-run evaluation.
 
 The loop (:mod:`nlgan.train.loop`) decides *when*; this module does the work and owns what it
 needs: the tracker, the evaluator and the best score. It knows nothing of the trainer: what it
@@ -29,8 +30,9 @@ from nlgan.errors import NlganError
 from nlgan.sampling import class_grid, save_grid
 from nlgan.storage.checkpoint import best_checkpoint_path, save_checkpoint
 from nlgan.storage.rundir import RunDir
+from nlgan.storage.runlog import MetricsLog
 from nlgan.tracking import Tracker
-from nlgan.train.distributed import total_batch_size, unchanged_buffers
+from nlgan.train.distributed import describe_machine, total_batch_size, unchanged_buffers
 from nlgan.train.run import prepare_run_dir
 
 GRID_CLASSES = 10  # sample grids show at most this many classes, one row each
@@ -39,12 +41,13 @@ GRID_CLASSES = 10  # sample grids show at most this many classes, one row each
 @dataclass
 class Periodic:
     """Logs, sample grids and in-run scores of one run; ``evaluator``/``best`` are None
-    when ``eval.every`` is 0."""
+    when ``eval.every`` is 0. Scalars and scores go to the tracker and to RUN/metrics.jsonl."""
 
     cfg: Config
     acc: Accelerator
     run_dir: Path
     tracker: Tracker
+    metrics_log: MetricsLog
     evaluator: Any = None  # nlgan.train.evaluation.PeriodicEval (imports metrics when asked)
     best: Any = None  # nlgan.train.evaluation.BestScore
 
@@ -53,6 +56,7 @@ class Periodic:
         from nlgan.train.progress import summary
 
         self.tracker.log(scalars, step)
+        self.metrics_log.train(step, scalars)  # Python floats the loop has read back already
         bar.set_postfix(summary(scalars), refresh=False)
 
     def sample(self, ema_G: nn.Module, step: int) -> Path | None:
@@ -94,6 +98,7 @@ class Periodic:
         raw = self.evaluator.score(ema_G)
         scores = scalars(raw)
         self.tracker.log(scores, step)
+        self.metrics_log.eval(step, scores, self.evaluator.protocol)
         if self.best.update(raw, step, self.evaluator.protocol):  # the same on every rank
             self.save_best(best_state())
         shown = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items())
@@ -122,6 +127,26 @@ class Periodic:
             if self.acc.is_main_process:
                 bar.write(f"warning: {message}")
             warnings.warn(message, stacklevel=2)
+
+    def write_report(self, step: int) -> None:
+        """Build ``RUN/report.html`` on the main process, after the last checkpoint (the same
+        builder as ``nlgan report RUN``; logged to wandb when it is on). A report is a
+        convenience: any failure is a one-line warning, never a broken or stopped run."""
+        if self.acc.is_main_process:
+            try:
+                from nlgan.report import build_report
+
+                path = build_report(self.run_dir, device=self.acc.device)
+            except Exception as err:  # not BaseException: a second stop signal still aborts
+                reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                warnings.warn(
+                    f"step {step}: writing the run's report failed ({type(err).__name__}: "
+                    f"{reason}); the checkpoint is saved, try `nlgan report {self.run_dir}`",
+                    stacklevel=2,
+                )
+            else:
+                self.tracker.log_html("report", path, step)
+        self.acc.wait_for_everyone()  # the other processes leave together with the main one
 
 
 def start_periodic(
@@ -157,4 +182,11 @@ def start_periodic(
         resume_id=state.get("tracker_run_id") if state else None,
         enabled=acc.is_main_process,
     )
-    return Periodic(cfg, acc, run_dir, tracker, evaluator, best), config_dict
+    # RUN/metrics.jsonl whatever wandb's mode; a resume first drops the steps it redoes.
+    metrics_log = MetricsLog(
+        run_dir,
+        int(state["step"]) if state else 0,
+        enabled=acc.is_main_process,
+        machine=describe_machine(acc.device, world),
+    )
+    return Periodic(cfg, acc, run_dir, tracker, metrics_log, evaluator, best), config_dict

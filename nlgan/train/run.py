@@ -33,6 +33,7 @@ RESUMABLE_KEYS = (
     "train.keep_ckpts",
     "train.sample_every",
     "train.log_every",
+    "train.report",
     "train.cpu_threads",
     "data.root",
     "data.download",

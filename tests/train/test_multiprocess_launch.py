@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from nlgan.storage.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from nlgan.storage.runlog import read_records
 
 from tiny import tiny_run
 
@@ -80,6 +81,12 @@ def test_torchrun_two_processes_one_run_and_exact_resume(tmp_path):
         "step-000000002.png",
         "step-000000004.png",
     ]
+    # One writer: the start record and each step once, from rank 0.
+    records = read_records(run / "metrics.jsonl")
+    assert [(r["kind"], r["step"]) for r in records] == [("start", 0)] + [
+        ("train", step) for step in (1, 2, 3, 4)
+    ]
+    assert records[0]["machine"]["num_processes"] == 2
     final = load_checkpoint(checkpoint_path(run, 4))
     assert final["world_size"] == 2 and len(final["rng"]) == 2  # one group of two processes
     assert not torch.equal(final["rng"][0]["torch"], final["rng"][1]["torch"])  # own seeds
@@ -90,10 +97,22 @@ def test_torchrun_two_processes_one_run_and_exact_resume(tmp_path):
     (split / "checkpoints").mkdir(parents=True)
     shutil.copy(run / "config.yaml", split / "config.yaml")
     shutil.copy(checkpoint_path(run, 2), checkpoint_path(split, 2))
+    shutil.copy(run / "metrics.jsonl", split / "metrics.jsonl")  # holds steps 3 and 4 already
     resumed = _torchrun(tmp_path, "--resume", "split")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.count("from ckpt-000000002.pt (step 2)") == 1
     again = load_checkpoint(checkpoint_path(split, 4))
+    resumed_log = read_records(split / "metrics.jsonl")
+    assert [(r["kind"], r["step"]) for r in resumed_log] == [("start", 0)] + [
+        ("train", 1),
+        ("train", 2),
+        ("start", 2),
+        ("train", 3),
+        ("train", 4),
+    ]  # steps 3 and 4 were dropped, then logged again
+    for before, after in zip(records[3:], resumed_log[4:], strict=True):  # an exact resume
+        for key in ("loss/d", "loss/g", "augment/p", "augment/r_t"):
+            assert after["values"][key] == before["values"][key], key
     want, got = _tensors(final), _tensors(again)
     assert want.keys() == got.keys()
     for name, value in want.items():

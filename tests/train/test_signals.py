@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from nlgan.storage.checkpoint import list_checkpoints, load_latest
+from nlgan.storage.runlog import read_records
 
 from tiny import tiny_run
 
@@ -97,6 +98,21 @@ def test_a_stop_signal_saves_the_finished_step_and_resume_is_exact(work, signum)
     assert 2 <= step < STEPS
     assert list_checkpoints(work / run)[-1].name == f"ckpt-{step:09d}.pt"
     _resume_to_the_end(work, run)
+
+
+@pytest.mark.slow
+def test_a_first_signal_writes_the_report_of_the_saved_step(work):
+    proc = _train(work, "tiny.yaml", "--out", "reported", "--set", "train.report=true")
+    _wait_for(work / "reported" / "checkpoints" / "ckpt-000000002.pt", proc)
+    proc.send_signal(signal.SIGTERM)
+    code, log = _finish(proc)
+    assert code == 128 + signal.SIGTERM and "Traceback" not in log, log
+    step = int(log.split("SIGTERM: stopped at step ")[1].split(";")[0])
+    assert list_checkpoints(work / "reported")[-1].name == f"ckpt-{step:09d}.pt"
+    page = (work / "reported" / "report.html").read_text()
+    assert f"ckpt-{step:09d}.pt (step {step}, generator G_ema)" in page
+    logged = [r["step"] for r in read_records(work / "reported" / "metrics.jsonl")]
+    assert logged == list(range(step + 1))  # the start record, then every step once
 
 
 @pytest.mark.slow
