@@ -1,11 +1,11 @@
 """Intra-class FID (iFID, as StudioGAN reports it): FID per class, and their mean.
 
 Each class of the generated samples (sample i of a conditional generator has class i mod K) is
-compared with the same class of a labelled reference: a class folder (sorted sub-folder names
-are classes 0..K-1, the rule of the `folder` data set) or a CIFAR split. The reference's
-per-class statistics are computed one class at a time (one d x d accumulator in memory) and
-cached per class; :class:`ClassStats` reads them back one at a time, so a 100-class reference
-never holds 100 covariances in memory at once.
+compared with the same class of a labelled reference: a class folder (sub-folders are classes
+0..K-1 in :func:`nlgan.data.classes.class_order`, numeric names by number, the rule of the `folder`
+data set) or a CIFAR split. The reference's per-class statistics are computed one class at a time
+(one d x d accumulator in memory) and cached per class; :class:`ClassStats` reads them back one at
+a time, so a 100-class reference never holds 100 covariances in memory at once.
 """
 
 from __future__ import annotations

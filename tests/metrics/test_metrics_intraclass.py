@@ -80,6 +80,30 @@ def test_ifid_is_the_mean_of_the_per_class_fids(tmp_path):
     assert again["ifid_per_class"] == scores["ifid_per_class"]
 
 
+def test_ifid_pairs_numeric_class_folders_by_number(tmp_path):
+    # `nlgan sample --per-class` names folders 0..11; as text '10' sorted before '2'
+    gen = torch.Generator().manual_seed(5)
+    labels = np.arange(48) % 12
+    brightness = torch.from_numpy(labels)[:, None, None, None] * 18
+    fake = (torch.randint(0, 40, (48, 3, 8, 8), generator=gen) + brightness).to(torch.uint8)
+    real = (torch.randint(0, 40, (48, 3, 8, 8), generator=gen) + brightness).to(torch.uint8)
+    for i, (image, label) in enumerate(zip(real, labels, strict=True)):
+        (tmp_path / "real" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / "real" / f"{label}/{i}.png")
+    scores = _score(
+        source=TensorSource(fake, labels=labels),
+        reference=str(tmp_path / "real"),
+        metrics="ifid",
+        use_cache=False,
+    )
+    ext = SmallExtractor()
+    for c in (2, 10, 11):
+        gen_stats = stats_from_features(ext(fake[labels == c])[0])
+        ref_stats = stats_from_features(ext(real[labels == c])[0])
+        direct = frechet_distance(gen_stats.mu, gen_stats.sigma, ref_stats.mu, ref_stats.sigma)
+        assert scores["ifid_per_class"][c] == pytest.approx(direct, rel=1e-6)
+
+
 def test_ifid_needs_labels_on_both_sides(tmp_path):
     fake, labels = _labelled_images(20, 3)
     real = _class_folder(tmp_path / "real", *_labelled_images(20, 4))
