@@ -90,12 +90,32 @@ def scalars(scores: dict[str, Any]) -> dict[str, float]:
 
 
 class BestScore:
-    """The best value of one score over a run's evaluations, as a checkpointable record."""
+    """The best value of one score over a run's evaluations, as a checkpointable record.
 
-    def __init__(self, cfg: EvalConfig, saved: dict[str, Any] | None = None):
+    A resumed run keeps its best only when the score was measured the same way: the same
+    metric name and the same protocol (n, seed, resize, backbone and its hash, reference and
+    its hash, metric options). A score under another protocol (``eval.*`` changed on resume)
+    is not comparable, so the best starts afresh and :attr:`notice` says why in one line.
+    """
+
+    def __init__(
+        self,
+        cfg: EvalConfig,
+        saved: dict[str, Any] | None = None,
+        protocol: dict[str, Any] | None = None,
+    ):
         self.key, self.better = best_key(cfg.metrics, cfg.best)
-        # a resumed run keeps its best unless eval.best now names another score
-        self.record = saved if saved and saved.get("metric") == self.key else None
+        self.record, self.notice = None, ""
+        if not saved or saved.get("metric") != self.key:
+            return  # no best yet, or eval.best now names another score
+        changed = protocol_changes(saved.get("record", {}).get("protocol"), protocol)
+        if changed:
+            self.notice = (
+                f"eval: best {self.key} {saved['value']:.4g} (step {saved['step']}) was measured "
+                f"under another protocol ({', '.join(changed)} changed); starting a new best"
+            )
+        else:
+            self.record = saved
 
     def update(self, scores: dict[str, Any], step: int, protocol: dict[str, Any]) -> bool:
         """Keep ``scores`` if they beat the best so far; True when they did (save best.pt)."""
@@ -116,6 +136,26 @@ class BestScore:
             "record": plain,
         }
         return True
+
+
+def _comparable(protocol: dict[str, Any] | None) -> dict[str, Any]:
+    """The parts of a protocol that decide the numbers, as plain data.
+
+    The list of metrics is left out (adding KID does not change FID), and so is the path of a
+    backbone or reference that has a hash (a moved file gives the same numbers).
+    """
+    plain = json.loads(json.dumps(protocol or {}))  # tuples -> lists, as a checkpoint holds it
+    plain.pop("metrics", None)
+    for part in ("backbone", "reference"):
+        if isinstance(plain.get(part), dict) and plain[part].get("hash"):
+            plain[part].pop("path", None)
+    return plain
+
+
+def protocol_changes(before: dict[str, Any] | None, now: dict[str, Any] | None) -> list[str]:
+    """The protocol keys whose values differ between two records ([] when comparable)."""
+    a, b = _comparable(before), _comparable(now)
+    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
 
 
 def _check_reference(stats: Stats, dim: int, where: str) -> None:

@@ -104,7 +104,10 @@ class Trainer:
             from nlgan.train.evaluation import BestScore, PeriodicEval  # Inception when asked
 
             self.evaluator = PeriodicEval(cfg.eval, acc.device)
-            self.best = BestScore(cfg.eval, state.get("eval_best") if state else None)
+            saved = state.get("eval_best") if state else None
+            self.best = BestScore(cfg.eval, saved, self.evaluator.protocol)
+            if self.best.notice:
+                acc.print(self.best.notice)
         # Real images per G step over all processes (images/s; how fast adaptive p moves).
         world = acc.num_processes
         self.images_per_step = (
