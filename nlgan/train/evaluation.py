@@ -20,12 +20,12 @@ import torch
 from torch import nn
 
 from nlgan.config import ConfigError, EvalConfig
-from nlgan.metrics.backbones import BackboneError, load_backbone
+from nlgan.metrics.backbones import BackboneError, backbone_info, load_backbone
 from nlgan.metrics.inception import load_inception
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, check_reference_mode, record
 from nlgan.metrics.scoring import describe, evaluate, prepare_reference
 from nlgan.metrics.sources import SourceError, generator_source
-from nlgan.metrics.stats import Stats, StatsError, is_stats_file
+from nlgan.metrics.stats import Stats, StatsError, is_stats_file, stats_made_with
 from nlgan.metrics.table import best_key
 from nlgan.metrics.weights import InceptionWeightsError
 
@@ -47,7 +47,9 @@ class PeriodicEval:
             else:
                 self.extractor = load_backbone(cfg.backbone, device, cfg.resize)
             if cfg.reference and is_stats_file(cfg.reference):
-                check_reference_mode(cfg.reference, cfg.resize)
+                made_with = stats_made_with(cfg.reference)
+                hash_ = backbone_info(self.extractor).get("hash") or ""
+                check_reference_mode(cfg.reference, cfg.resize, made_with, hash_)
             self.reference = prepare_reference(
                 cfg.reference or None, cfg.metrics, self.extractor, batch_size=cfg.batch_size
             )
