@@ -39,6 +39,7 @@ class FidRequest:
     resize: str
     backbone: str
     prdc_k: int
+    is_splits: int
     batch_size: int
     inception_weights: str | None
     stats_out: str | None
@@ -95,8 +96,9 @@ def _check(req: FidRequest) -> tuple[str, ...]:
             "give a REFERENCE (statistics .npz or real images), or --save-stats FILE.npz, "
             "or only metrics that need none (--metrics is)"
         )
-    for flag, value in (("--prdc-k", req.prdc_k), ("--n", req.n), ("--batch-size", req.batch_size),
-                        ("--resolution", req.resolution)):  # fmt: skip
+    positive = (("--prdc-k", req.prdc_k), ("--is-splits", req.is_splits), ("--n", req.n),
+                ("--batch-size", req.batch_size), ("--resolution", req.resolution))  # fmt: skip
+    for flag, value in positive:
         if value is not None and value < 1:
             raise click.BadParameter(f"{value}: must be >= 1", param_hint=flag)
     from nlgan.hub.remote import is_hub_source
@@ -242,7 +244,7 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
         progress=True,
     )  # fmt: skip
     n = req.n or len(images)
-    options = {"prdc_k": req.prdc_k}
+    options = {"prdc_k": req.prdc_k, "is_splits": req.is_splits}
     scores = evaluate(
         images, ref, names, n=n, batch_size=req.batch_size, extractor=extractor,
         use_cache=not req.no_cache, progress=True, **options,
@@ -289,6 +291,13 @@ def _check_finite(out: dict[str, Any]) -> None:
     help="inception, a .pt2 / TorchScript file, or module:callable returning [N, D] features.",
 )
 @click.option("--prdc-k", type=int, default=5, show_default=True, help="k of PRDC's k-NN balls.")
+@click.option(
+    "--is-splits",
+    type=int,
+    default=10,
+    show_default=True,
+    help="IS: splits of the samples (mean and std over them; papers use 10).",
+)
 @click.option("--batch-size", type=int, default=100, show_default=True)
 @click.option(
     "--inception-weights",

@@ -10,6 +10,7 @@ a time, so a 100-class reference never holds 100 covariances in memory at once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,6 +68,14 @@ def intra_class_fid(
     if labels.shape != (f.shape[0],):
         raise ValueError(f"{len(labels)} labels for {f.shape[0]} feature rows")
     check_labels(labels, classes)
+    fewest = int(np.bincount(labels, minlength=classes).min())
+    if fewest < f.shape[1]:  # as plain FID warns: each class's FID is biased upwards
+        warnings.warn(
+            f"iFID from {fewest} samples per class (< {f.shape[1]} feature dimensions) is "
+            "strongly biased upwards and not comparable with papers; score more samples per class",
+            UserWarning,
+            stacklevel=2,
+        )
     scores = []
     for c in range(classes):
         rows = f[labels == c]

@@ -104,6 +104,28 @@ def test_ifid_pairs_numeric_class_folders_by_number(tmp_path):
         assert scores["ifid_per_class"][c] == pytest.approx(direct, rel=1e-6)
 
 
+def test_ifid_warns_about_few_samples_per_class_as_fid_does(tmp_path):
+    fake, fake_labels = _labelled_images(40, 1, shift=20)  # features are 16-d
+    real = _class_folder(tmp_path / "real", *_labelled_images(36, 2))
+    messages = {}
+    for n in (8, 40):  # 4 and 20 samples per class
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            evaluate(
+                source=TensorSource(fake[:n], labels=fake_labels[:n]),
+                reference=str(real),
+                metrics="ifid",
+                extractor=SmallExtractor(),
+                use_cache=False,
+            )
+        messages[n] = [str(w.message) for w in caught if str(w.message).startswith("iFID")]
+    assert messages[8] == [
+        "iFID from 4 samples per class (< 16 feature dimensions) is strongly biased upwards and "
+        "not comparable with papers; score more samples per class"
+    ]
+    assert messages[40] == []
+
+
 def test_ifid_needs_labels_on_both_sides(tmp_path):
     fake, labels = _labelled_images(20, 3)
     real = _class_folder(tmp_path / "real", *_labelled_images(20, 4))
