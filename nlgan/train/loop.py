@@ -161,8 +161,9 @@ class Trainer:
             generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
         )
         self.objective = build_objective(
-            tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank
-        )
+            tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank,
+            average=lambda t: acc.reduce(t, reduction="mean"),  # LeCam's anchors, per D update
+        )  # fmt: skip
         if state and "objective" in state:  # adaptive p, LeCam anchors (absent before v0.2)
             self.objective.load_state_dict(state["objective"])
         self.gan_step = GANStep(
@@ -258,8 +259,8 @@ class Trainer:
         return float(self.acc.reduce(flag, reduction="sum")) > 0
 
     def _observe(self, losses: dict[str, torch.Tensor]) -> None:
-        """Adaptive p and the LeCam anchors learn from every step's statistics, averaged over
-        processes so all hold the same state: one host sync per step, only when they are on."""
+        """Adaptive p learns from every step's statistics, averaged over processes so all hold
+        the same state: one host sync per step, only when it is on."""
         if not self.objective.observes:
             return
         keys = list(losses)
@@ -320,7 +321,7 @@ class Trainer:
                     meter.add(losses, self.step + 1)  # on the device: no sync per step
                     stop_now = self._stop_agreed(stop)
                     self.step += 1
-                    self._observe(losses)  # adaptive p, LeCam anchors
+                    self._observe(losses)  # adaptive p
                     bar.update(1)
                     self._periodic(meter, bar)
                 self._verify(meter)
