@@ -172,7 +172,7 @@ def build_objective(
             BalancedConsistency(train.bcr, AugmentPipe(parse_ops(train.bcr_augment), channels))
         )
     probability = AugmentProbability(
-        train.augment_p, train.ada_target, train.ada_interval, train.ada_kimg, images_per_step
+        train.augment_start_p, train.ada_target, train.ada_interval, train.ada_kimg, images_per_step
     )
     return Objective(
         losses,
