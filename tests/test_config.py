@@ -276,6 +276,6 @@ def test_settings_that_would_do_nothing_are_refused():
     )
     assert one_line_error("train.bcr=10", "train.bcr_augment=") == (
         "train.bcr=10.0 needs a transform, but train.bcr_augment is empty: set "
-        "train.bcr_augment (e.g. xflip,translation) or train.bcr=0"
+        "train.bcr_augment (e.g. xflip,xint, the paper's) or train.bcr=0"
     )
     assert "train.augment_p must be in [0, 1]" in one_line_error("train.augment_p=1.5")

@@ -148,7 +148,9 @@ class TrainConfig:
     lecam_decay: float = 0.99  # EMA decay of its anchors
     lecam_start: int = 1000  # G step from which it applies (StudioGAN / reference code: 1000)
     bcr: float = 0.0  # balanced consistency weight on reals and on fakes (paper: 10); 0 = off
-    bcr_augment: str = "translation"  # bCR's transform T (same names as augment)
+    # bCR's transform T (names as in augment): the paper's and StudioGAN's random flip plus an
+    # integer shift up to 1/8 with reflect padding. Digits: use translation (no flips).
+    bcr_augment: str = "xflip,xint"
 
     @property
     def augment_start_p(self) -> float:
@@ -188,7 +190,7 @@ class TrainConfig:
         _check(
             self.bcr == 0 or bool(parse_ops(self.bcr_augment)),
             f"train.bcr={self.bcr} needs a transform, but train.bcr_augment is empty: set "
-            "train.bcr_augment (e.g. xflip,translation) or train.bcr=0",
+            "train.bcr_augment (e.g. xflip,xint, the paper's) or train.bcr=0",
         )
         for key in ("ada_interval", "ada_kimg"):
             _check(getattr(self, key) > 0, f"train.{key} must be > 0")

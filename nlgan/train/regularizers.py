@@ -16,8 +16,12 @@ module must not run forward twice before one backward, and one forward is cheape
   process holds the same anchors. Checkpoints store them as floats.
 - :class:`BalancedConsistency`: bCR (Zhao et al. 2021): ``lambda * mean (D(x) - D(T(x)))^2``
   over the reals plus the same over the fakes (one weight for both; the paper uses 10 and 10),
-  with T drawn from its own augmentation pipe (default: translation; flips would teach D that
-  flipped digits are digits).
+  with T drawn from its own augmentation pipe. Default ``xflip,xint``, the paper's and
+  StudioGAN's T: a random horizontal flip (half the images) and an integer shift of up to 1/8
+  of the size on each axis, reflect-padded without repeating the edge pixel. One difference:
+  StudioGAN draws the shift uniformly from -4..4 at 32 px, xint rounds a uniform draw, so
+  shifts of +-4 come half as often. For digits use ``translation`` (zero fill, no flips: a
+  mirrored digit is not a digit).
 """
 
 from __future__ import annotations

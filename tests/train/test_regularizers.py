@@ -124,3 +124,32 @@ def test_bcr_penalises_d_for_changing_its_mind_in_the_same_forward():
     assert stats["reg/bcr"].abs() < 1e-6
     total.backward()
     assert D.a.grad is not None
+
+
+def test_bcr_default_transform_is_the_papers_flip_and_reflect_padded_shift():
+    from nlgan.config import TrainConfig
+    from nlgan.config.augment_names import parse_ops
+
+    ops = parse_ops(TrainConfig().bcr_augment)
+    assert ops == ("xflip", "xint")
+    bcr = BalancedConsistency(10.0, AugmentPipe(ops, 3))
+    x = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    views = bcr.views(x, torch.Generator().manual_seed(1))
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")  # no edge repeat
+    seen = set()
+    for i in range(64):
+        matches = [
+            (flip, dy, dx)
+            for flip in (False, True)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)  # up to 1/8 of 16 px
+            if torch.allclose(
+                views[i],
+                (padded[i].flip(-1) if flip else padded[i])[:, 2 + dy : 18 + dy, 2 + dx : 18 + dx],
+                atol=1e-5,
+            )
+        ]
+        assert matches, f"view {i} is not a flip + reflect-padded integer shift"
+        seen.add(matches[0])
+    assert {m[0] for m in seen} == {False, True}  # both flipped and unflipped views
+    assert len({(m[1], m[2]) for m in seen}) > 10  # shifts on both axes
