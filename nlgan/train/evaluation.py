@@ -22,6 +22,7 @@ from torch import nn
 from nlgan.config import ConfigError, EvalConfig
 from nlgan.metrics.backbones import BackboneError, backbone_info, load_backbone
 from nlgan.metrics.inception import load_inception
+from nlgan.metrics.infinity import fid_infinity_min_n
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, check_reference_mode, record
 from nlgan.metrics.scoring import describe, evaluate, prepare_reference
 from nlgan.metrics.sources import SourceError, generator_source
@@ -59,6 +60,12 @@ class PeriodicEval:
             raise ConfigError(f"eval: {str(err).splitlines()[0]}") from None
         if self.reference is not None and getattr(self.reference, "stats", None) is not None:
             _check_reference(self.reference.stats, self.extractor.feature_dim, cfg.reference)
+        need = fid_infinity_min_n(self.extractor.feature_dim)
+        if "fid_inf" in cfg.metrics and cfg.n < need:  # before training, not at every eval
+            raise ConfigError(
+                f"eval.n={cfg.n}: FID∞ of {self.extractor.feature_dim}-d features needs "
+                f"eval.n >= {need} (subsets of >= 2.4 x the dimension, spanning 2x)"
+            )
         self.protocol = describe(
             cfg.metrics, cfg.n, self.extractor, self.reference, seed=EVAL_SEED, **self.options
         )

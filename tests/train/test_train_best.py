@@ -180,3 +180,14 @@ def test_a_resumed_best_is_kept_only_under_the_same_protocol():
     assert best.record["value"] == 25.0 and best.record["record"]["protocol"]["n"] == 5000
     other_hash = _protocol(backbone={"name": "inception", "hash": "ffff"})
     assert "backbone" in evaluation.BestScore(cfg, _saved(_protocol()), other_hash).notice
+
+
+def test_in_run_fid_infinity_with_too_few_samples_is_refused_before_training(run_setup):
+    from nlgan.config import ConfigError, EvalConfig
+
+    real, _, _ = run_setup
+    cfg = EvalConfig(every=1, n=77, metrics=("fid_inf",), reference=str(real))
+    with pytest.raises(ConfigError, match=r"eval.n=77: FID∞ of 16-d features needs eval.n >= 78"):
+        evaluation.PeriodicEval(cfg, torch.device("cpu"))
+    ok = evaluation.PeriodicEval(EvalConfig(**{**cfg.__dict__, "n": 78}), torch.device("cpu"))
+    assert ok.cfg.n == 78
