@@ -238,3 +238,44 @@ def test_save_then_load_is_equal(tmp_path):
     assert config_to_dict(again) == config_to_dict(cfg)
     assert config_from_dict(config_to_dict(cfg)) == cfg
     assert config_to_dict(cfg)["log"]["tags"] == ["a", "b"]  # lists, for YAML and checkpoints
+
+
+# --------------------------------------------------------------------------- small data
+
+
+def test_adaptive_p_starts_at_0_unless_augment_p_is_set(tmp_path):
+    from nlgan.losses import losses_for
+    from nlgan.train.objective import build_objective
+
+    def start_p(*overrides: str) -> float:
+        train = load(*overrides).train
+        objective = build_objective(train, 3, losses_for("hinge"), images_per_step=64, rank=0)
+        assert objective.probability.p == train.augment_start_p
+        return train.augment_start_p
+
+    assert load().train.augment_p is None  # auto
+    assert start_p("train.augment=ada", "train.ada_target=0.6") == 0.0  # ADA starts at 0
+    assert start_p("train.augment=translation") == 1.0  # DiffAugment's fixed p
+    explicit = ("train.augment=ada", "train.ada_target=0.6", "train.augment_p=0.3")
+    assert start_p(*explicit) == 0.3
+    assert start_p("train.augment=ada", "train.ada_target=0.6", "train.augment_p=1") == 1.0
+    assert load("train.augment_p=0.3", "train.augment_p=auto").train.augment_p is None
+    # a config saved before augment_p became optional holds 1.0, and keeps it
+    cfg = load("train.augment=ada", "train.ada_target=0.6", "train.augment_p=1.0")
+    path = tmp_path / "config.yaml"
+    save_config(cfg, path)
+    assert load_config(path).train.augment_start_p == 1.0
+    save_config(load(), path)
+    assert "augment_p: null" in path.read_text() and load_config(path).train.augment_p is None
+
+
+def test_settings_that_would_do_nothing_are_refused():
+    assert one_line_error("train.ada_target=0.6") == (
+        "train.ada_target=0.6 steers the augmentation's p, but train.augment is empty: set "
+        "train.augment (e.g. ada) or train.ada_target=0"
+    )
+    assert one_line_error("train.bcr=10", "train.bcr_augment=") == (
+        "train.bcr=10.0 needs a transform, but train.bcr_augment is empty: set "
+        "train.bcr_augment (e.g. xflip,xint, the paper's) or train.bcr=0"
+    )
+    assert "train.augment_p must be in [0, 1]" in one_line_error("train.augment_p=1.5")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from nlgan.config import DataConfig, ModelConfig
 from nlgan.data import DataError, build_dataset, digits_images
+from nlgan.data.classes import class_order
 
 from tiny import tiny_model
 
@@ -96,6 +97,26 @@ def test_class_folders_sorted_labels_recursive(tmp_path):
     x, _ = ds[2]  # pure red -> (1, -1, -1)
     assert x.shape == (3, 16, 16)
     assert torch.allclose(x[:, 8, 8], torch.tensor([1.0, -1.0, -1.0]))
+
+
+def test_numeric_class_folders_are_labelled_by_number(tmp_path):
+    # `nlgan sample --per-class` writes 0..K-1: as text, '10' would take label 2
+    for c in range(12):
+        save(tmp_path / str(c) / "a.png", color=(20 * c, 0, 0))
+    ds = build_dataset(DataConfig(name="folder", root=str(tmp_path)), model_cfg(num_classes=12))
+    for i in range(12):
+        x, label = ds[i]
+        red = round((float(x[0, 8, 8]) + 1) / 2 * 255)
+        assert red == 20 * int(label)  # folder c holds red 20 c
+
+
+def test_class_order_numeric_text_and_mixed():
+    assert class_order(["10", "9", "2", "0", "11", "1"]) == ["0", "1", "2", "9", "10", "11"]
+    assert class_order(["1", "01", "10", "010"]) == ["01", "1", "010", "10"]
+    assert class_order(["dog", "cat", "ant"]) == ["ant", "cat", "dog"]
+    # any non-numeric name: all as text (class10 before class2, as torchvision sorts)
+    assert class_order(["class2", "class10"]) == ["class10", "class2"]
+    assert class_order(["10", "9", "seven"]) == ["10", "9", "seven"]
 
 
 def test_flat_folder_is_unconditional(tmp_path):

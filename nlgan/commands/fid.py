@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import click
 
 from nlgan.commands.common import SEED, device_option
-from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
+from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES, UNKNOWN
 from nlgan.metrics.table import METRICS, check_backbone, check_metrics
 
 RUN_SUFFIXES = (".pt", ".safetensors")
@@ -38,6 +39,7 @@ class FidRequest:
     resize: str
     backbone: str
     prdc_k: int
+    is_splits: int
     batch_size: int
     inception_weights: str | None
     stats_out: str | None
@@ -94,8 +96,9 @@ def _check(req: FidRequest) -> tuple[str, ...]:
             "give a REFERENCE (statistics .npz or real images), or --save-stats FILE.npz, "
             "or only metrics that need none (--metrics is)"
         )
-    for flag, value in (("--prdc-k", req.prdc_k), ("--n", req.n), ("--batch-size", req.batch_size),
-                        ("--resolution", req.resolution)):  # fmt: skip
+    positive = (("--prdc-k", req.prdc_k), ("--is-splits", req.is_splits), ("--n", req.n),
+                ("--batch-size", req.batch_size), ("--resolution", req.resolution))  # fmt: skip
+    for flag, value in positive:
         if value is not None and value < 1:
             raise click.BadParameter(f"{value}: must be >= 1", param_hint=flag)
     from nlgan.hub.remote import is_hub_source
@@ -132,7 +135,7 @@ def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -
     from nlgan.metrics.opening import open_images
     from nlgan.metrics.protocol import protocol, record
     from nlgan.metrics.reference import open_reference, stats_file_info
-    from nlgan.metrics.stats import is_stats_file, load_stats
+    from nlgan.metrics.stats import is_stats_file, load_stats, stats_made_with
 
     if req.stats_out or names != ("fid",):
         raise click.UsageError(
@@ -142,22 +145,54 @@ def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -
     if is_stats_file(req.reference):  # two statistics files: no network needed
         ref_stats = load_stats(req.reference)
         ref_info, backbone = stats_file_info(req.reference, ref_stats), None
+        ref_made_with = stats_made_with(req.reference)
     else:
         real = open_images(req.reference, resolution=req.resolution)
         extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
         ref = open_reference(real, extractor, batch_size=req.batch_size, use_cache=not req.no_cache)
         ref_stats, ref_info, backbone = ref.stats, ref.info, extractor.info
+        ref_made_with = {"resize": backbone["resize"], "backbone_hash": backbone.get("hash")}
+    made_with = _same_protocol(req, stats_made_with(req.source), ref_made_with)
     scores = {"n": source.n, "fid": fid_from_stats(source, ref_stats)}
-    backbone = backbone or {"name": None, "identity": source.extractor or None, "hash": None}
+    backbone = backbone or {
+        "name": None,
+        "identity": source.extractor or UNKNOWN,
+        "hash": made_with["backbone_hash"],
+    }
     part = protocol(
-        names,
-        source.n,
-        backbone.get("resize"),
-        backbone,
-        ref_info,
+        names, source.n, made_with["resize"], backbone, ref_info,
         source=stats_file_info(req.source, source),
-    )
+    )  # fmt: skip
     return record(scores, part)
+
+
+def _same_protocol(
+    req: FidRequest, source: dict[str, str | None], reference: dict[str, str | None]
+) -> dict[str, str]:
+    """The resize and backbone hash both sides share; refused when they differ, "unknown" (with
+    a warning) when a side does not record them (pytorch-fid, TTUR, older nlgan files)."""
+    from nlgan.metrics.stats import StatsError
+
+    made_with, missing = {}, []
+    for key, what in (("resize", "resize"), ("backbone_hash", "network weights")):
+        a, b = source.get(key) or UNKNOWN, reference.get(key) or UNKNOWN
+        if UNKNOWN not in (a, b) and a != b:
+            raise StatsError(
+                f"{req.source} and {req.reference} were made with different {what} ({a} vs "
+                f"{b}); recompute one with the other's (nlgan fid IMAGES --save-stats)"
+            )
+        made_with[key] = a if a == b else UNKNOWN
+        if UNKNOWN in (a, b):
+            missing.append(what)
+    if missing:
+        warnings.warn(
+            f"FID of statistics files that do not record their {' and '.join(missing)}: valid "
+            "only if both were made the same way (the record says unknown); make them with "
+            "nlgan fid IMAGES --save-stats to have them checked",
+            UserWarning,
+            stacklevel=2,
+        )
+    return made_with
 
 
 def _check_stats_reference(reference: str, names: tuple[str, ...]) -> None:
@@ -175,28 +210,32 @@ def _check_stats_reference(reference: str, names: tuple[str, ...]) -> None:
 
 def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, Any] | None:
     """Open every input (cheap checks first), load the backbone, score, and build the record."""
-    from nlgan.metrics.backbones import load_backbone
+    from nlgan.metrics.backbones import backbone_info, load_backbone
     from nlgan.metrics.distributed import rank_and_world
     from nlgan.metrics.extraction import extract
     from nlgan.metrics.opening import open_images
     from nlgan.metrics.protocol import check_reference_mode, record
     from nlgan.metrics.scoring import describe, evaluate, prepare_reference
     from nlgan.metrics.sources import CallableSource
-    from nlgan.metrics.stats import is_stats_file, save_stats
+    from nlgan.metrics.stats import is_stats_file, save_stats, stats_made_with
 
     images = _open_source(req, device)
     images.check_length(req.n or 0)
     reference: Any = req.reference
-    if reference is not None and is_stats_file(reference):
-        check_reference_mode(reference, req.resize)
+    stats_reference = reference is not None and is_stats_file(reference)
+    if stats_reference:
+        check_reference_mode(reference, req.resize, stats_made_with(reference))
         _check_stats_reference(reference, names)
     elif reference is not None:
         reference = open_images(reference, resolution=req.resolution)
     extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
+    if stats_reference:  # now that the network's hash is known
+        made_with = stats_made_with(reference)
+        check_reference_mode(reference, req.resize, made_with, extractor.info.get("hash") or "")
     if req.stats_out:
         out = extract(images, extractor, n=req.n, batch_size=req.batch_size, progress=True)
         if rank_and_world()[0] == 0:
-            save_stats(out.stats, req.stats_out)
+            save_stats(out.stats, req.stats_out, backbone_info(extractor))
             click.echo(f"saved statistics of {out.n} images to {req.stats_out}", err=True)
     if reference is None and any(METRICS[m].reference for m in names):
         return None  # --save-stats alone
@@ -205,7 +244,7 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
         progress=True,
     )  # fmt: skip
     n = req.n or len(images)
-    options = {"prdc_k": req.prdc_k}
+    options = {"prdc_k": req.prdc_k, "is_splits": req.is_splits}
     scores = evaluate(
         images, ref, names, n=n, batch_size=req.batch_size, extractor=extractor,
         use_cache=not req.no_cache, progress=True, **options,
@@ -252,6 +291,13 @@ def _check_finite(out: dict[str, Any]) -> None:
     help="inception, a .pt2 / TorchScript file, or module:callable returning [N, D] features.",
 )
 @click.option("--prdc-k", type=int, default=5, show_default=True, help="k of PRDC's k-NN balls.")
+@click.option(
+    "--is-splits",
+    type=int,
+    default=10,
+    show_default=True,
+    help="IS: splits of the samples (mean and std over them; papers use 10).",
+)
 @click.option("--batch-size", type=int, default=100, show_default=True)
 @click.option(
     "--inception-weights",

@@ -158,7 +158,9 @@ class TrainConfig:
     freeze_d_blocks: int = 0
     # Small data (nlgan/train/augment.py, ada.py, regularizers.py); the defaults change nothing.
     augment: str = ""  # D's augmentation: "translation,cutout" (DiffAugment), "ada", ... or off
-    augment_p: float = 1.0  # chance of each op per image (DiffAugment: 1); start value if adaptive
+    # chance of each op per image; the start value if adaptive. None (auto): 1 with a fixed p
+    # (DiffAugment's setting), 0 when adaptive (ada_target > 0), where ADA starts.
+    augment_p: float | None = None
     ada_target: float = 0.0  # > 0: steer p so that E[sign(D(real))] = target (ADA: 0.6)
     ada_interval: int = 4  # G steps between adjustments of p
     ada_kimg: float = 500.0  # thousands of real images for p to move by 1 (ADA: 500)
@@ -166,7 +168,16 @@ class TrainConfig:
     lecam_decay: float = 0.99  # EMA decay of its anchors
     lecam_start: int = 1000  # G step from which it applies (StudioGAN / reference code: 1000)
     bcr: float = 0.0  # balanced consistency weight on reals and on fakes (paper: 10); 0 = off
-    bcr_augment: str = "translation"  # bCR's transform T (same names as augment)
+    # bCR's transform T (names as in augment): the paper's and StudioGAN's random flip plus an
+    # integer shift up to 1/8 with reflect padding. Digits: use translation (no flips).
+    bcr_augment: str = "xflip,xint"
+
+    @property
+    def augment_start_p(self) -> float:
+        """The augmentation's p at step 0: ``augment_p``, or auto (0 if adaptive, else 1)."""
+        if self.augment_p is not None:
+            return self.augment_p
+        return 0.0 if self.ada_target > 0 else 1.0
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
@@ -189,7 +200,19 @@ class TrainConfig:
             except ValueError as err:
                 raise ConfigError(f"train.{key}={getattr(self, key)!r}: {err}") from None
         for key in ("augment_p", "ada_target", "lecam_decay"):
-            _check(0.0 <= getattr(self, key) <= 1.0, f"train.{key} must be in [0, 1]")
+            value = getattr(self, key)
+            _check(value is None or 0.0 <= value <= 1.0, f"train.{key} must be in [0, 1]")
+        # Settings that would do nothing but cost time (a host sync, an extra D forward):
+        _check(
+            self.ada_target == 0 or bool(parse_ops(self.augment)),
+            f"train.ada_target={self.ada_target} steers the augmentation's p, but train.augment "
+            "is empty: set train.augment (e.g. ada) or train.ada_target=0",
+        )
+        _check(
+            self.bcr == 0 or bool(parse_ops(self.bcr_augment)),
+            f"train.bcr={self.bcr} needs a transform, but train.bcr_augment is empty: set "
+            "train.bcr_augment (e.g. xflip,xint, the paper's) or train.bcr=0",
+        )
         for key in ("ada_interval", "ada_kimg"):
             _check(getattr(self, key) > 0, f"train.{key} must be > 0")
         for key in ("lecam", "bcr", "lecam_start"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import types
 import typing
 from typing import Any
 
@@ -21,9 +22,18 @@ class ConfigError(NlganError, ValueError):
     """A configuration value is missing, unknown, of the wrong type or out of range."""
 
 
+AUTO_WORDS = ("", "none", "null", "auto")  # what sets an optional value to None (auto)
+
+
 def convert(key: str, value: Any, hint: Any) -> Any:
     """Convert a YAML / command-line value to the field's annotated type, or fail naming key."""
     origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union) and type(None) in typing.get_args(hint):
+        # an optional value: None (YAML null, or "none" / "auto" on the command line) = auto
+        if value is None or (isinstance(value, str) and value.strip().lower() in AUTO_WORDS):
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return convert(key, value, inner)
     if origin is tuple:
         (item_hint, _) = typing.get_args(hint)
         if isinstance(value, str):

@@ -1,5 +1,7 @@
 """Labelled image folders: class subfolders (or a flat folder), checked once, read on access.
 
+Class folders get labels in :func:`nlgan.data.classes.class_order` (numeric names by number).
+
 Every file is decoded in full once when the data set is built (verdicts cached by path, size
 and mtime, see :mod:`nlgan.data.image_checks`), and files that do not decode or are
 decompression bombs are skipped with one warning that counts them. A file that fails later
@@ -20,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from nlgan.config import ModelConfig
+from nlgan.data.classes import class_order
 from nlgan.data.image_checks import check_images
 from nlgan.data.image_io import ImageReadError, open_image
 from nlgan.data.tensors import DataError, to_model_range
@@ -108,7 +111,8 @@ def build_image_folder(root: str | Path, model: ModelConfig, hflip: bool = False
         )
     if not root.is_dir():
         raise DataError(f"data.root={str(root)!r} is a file, not a folder of images")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    dirs = {p.name: p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    class_dirs = [dirs[name] for name in class_order(dirs)]  # 0, 1, ..., 9, 10 (not 0, 1, 10)
     loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
     if class_dirs and loose:
         raise DataError(

@@ -1,15 +1,16 @@
 """Intra-class FID (iFID, as StudioGAN reports it): FID per class, and their mean.
 
 Each class of the generated samples (sample i of a conditional generator has class i mod K) is
-compared with the same class of a labelled reference: a class folder (sorted sub-folder names
-are classes 0..K-1, the rule of the `folder` data set) or a CIFAR split. The reference's
-per-class statistics are computed one class at a time (one d x d accumulator in memory) and
-cached per class; :class:`ClassStats` reads them back one at a time, so a 100-class reference
-never holds 100 covariances in memory at once.
+compared with the same class of a labelled reference: a class folder (sub-folders are classes
+0..K-1 in :func:`nlgan.data.classes.class_order`, numeric names by number, the rule of the `folder`
+data set) or a CIFAR split. The reference's per-class statistics are computed one class at a time
+(one d x d accumulator in memory) and cached per class; :class:`ClassStats` reads them back one at
+a time, so a 100-class reference never holds 100 covariances in memory at once.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,6 +68,14 @@ def intra_class_fid(
     if labels.shape != (f.shape[0],):
         raise ValueError(f"{len(labels)} labels for {f.shape[0]} feature rows")
     check_labels(labels, classes)
+    fewest = int(np.bincount(labels, minlength=classes).min())
+    if fewest < f.shape[1]:  # as plain FID warns: each class's FID is biased upwards
+        warnings.warn(
+            f"iFID from {fewest} samples per class (< {f.shape[1]} feature dimensions) is "
+            "strongly biased upwards and not comparable with papers; score more samples per class",
+            UserWarning,
+            stacklevel=2,
+        )
     scores = []
     for c in range(classes):
         rows = f[labels == c]

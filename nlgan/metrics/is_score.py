@@ -15,7 +15,7 @@ def inception_score(
     if logits.dim() != 2 or n < splits:
         raise ValueError(
             f"Inception Score needs logits [N, K] with N >= splits={splits}, got "
-            f"{list(logits.shape)} (score more samples or pass fewer splits)"
+            f"{list(logits.shape)} (score more samples, or fewer splits: nlgan fid --is-splits)"
         )
     if shuffle:  # the same permutation as torch-fidelity, so scores match it exactly
         logits = logits[torch.from_numpy(np.random.RandomState(seed).permutation(n))]

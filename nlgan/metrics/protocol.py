@@ -20,11 +20,12 @@ SCHEMA = "nlgan.eval/1"
 RESIZE_MODES = ("legacy_tensorflow", "clean", "legacy_pytorch")
 DEFAULT_RESIZE = "legacy_tensorflow"
 DEFAULT_BACKBONE = "inception"
+UNKNOWN = "unknown"  # a protocol field that a statistics file does not record
 
 # clean-fid names its published statistics "{dataset}_{mode}[_{model}]_{split}_{res}.npz"
 _CLEANFID_NAME = re.compile(
     r"^(?P<dataset>.+?)_(?P<mode>legacy_tensorflow|legacy_pytorch|clean)"
-    r"(?:_(?P<model>[a-z0-9_]+?))?_(?P<split>train|test|val|trainval|trainfull|custom)_"
+    r"(?:_(?P<model>[a-z0-9_]+?))?_(?P<split>train|test|val|trainval70k|trainval|trainfull|custom)_"
     r"(?P<res>\d+|na)(?:_kid)?\.npz$"
 )
 
@@ -48,13 +49,32 @@ def cleanfid_name(path: str | Path) -> dict[str, str] | None:
     return {k: v for k, v in match.groupdict().items() if v is not None}
 
 
-def check_reference_mode(path: str | Path, resize: str) -> None:
-    """Refuse a clean-fid statistics file whose name says it was made with another resize."""
+def check_reference_mode(
+    path: str | Path, resize: str, made_with: dict[str, str], backbone_hash: str = ""
+) -> None:
+    """Refuse statistics made with another resize or network than this evaluation's.
+
+    ``made_with`` is what the file records (:func:`nlgan.metrics.stats.stats_made_with`; ours
+    record both, clean-fid's name says the resize); unknown fields are not checked.
+    """
     parsed = cleanfid_name(path)
     if parsed is not None and parsed["mode"] != resize:
         raise ValueError(
             f"{path}: clean-fid made these statistics with resize {parsed['mode']}, but this "
             f"evaluation uses {resize}; pass --resize {parsed['mode']} (eval.resize) to match"
+        )
+    recorded = made_with.get("resize", UNKNOWN)
+    if recorded != UNKNOWN and recorded != resize:
+        raise ValueError(
+            f"{path}: these statistics were made with resize {recorded}, but this evaluation "
+            f"uses {resize}; pass --resize {recorded} (eval.resize) to match"
+        )
+    recorded = made_with.get("backbone_hash", UNKNOWN)
+    if recorded != UNKNOWN and backbone_hash and recorded != backbone_hash:
+        raise ValueError(
+            f"{path}: these statistics were made by a network with weights {recorded[:16]}, not "
+            f"this evaluation's {backbone_hash[:16]}; use the same weights (--inception-weights, "
+            "eval.inception_weights) or recompute them"
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nlgan.data.classes import class_order
 from nlgan.data.image_io import ImageReadError, open_image
 from nlgan.errors import NlganError
 from nlgan.storage.files import IMAGE_EXTENSIONS
@@ -98,11 +99,11 @@ class FolderSource(ImageSource):
                 f"{self.root}: no images found in it or its subfolders "
                 f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
             )
-        # The `folder` data set's rule: one sub-folder per class (sorted names are 0..K-1)
-        # when no image lies directly in the root; otherwise the folder is unlabelled.
+        # The `folder` data set's rule: one sub-folder per class (names in class_order are
+        # 0..K-1) when no image lies directly in the root; otherwise the folder is unlabelled.
         tops = [p.relative_to(self.root).parts for p in self.files]
         if all(len(parts) > 1 for parts in tops):
-            self.class_names = tuple(sorted({parts[0] for parts in tops}))
+            self.class_names = tuple(class_order(parts[0] for parts in tops))
             self.num_classes = len(self.class_names)
             index = {name: i for i, name in enumerate(self.class_names)}
             self._labels = np.array([index[parts[0]] for parts in tops], dtype=np.int64)

@@ -3,7 +3,9 @@
 Sums of features and of their outer products are kept in float64 (a float32 running sum of 50k
 2048-d outer products loses ~3 digits), so statistics can be merged across batches and processes
 by plain addition. Files hold ``mu`` and ``sigma`` like pytorch-fid's and TTUR's, so either side
-reads the other's; ``n`` and ``extractor`` are extra keys those tools ignore.
+reads the other's; ``n``, ``extractor``, ``resize`` and ``backbone_hash`` are extra keys those
+tools ignore. The last two carry the protocol, so scoring one statistics file against another
+can check that both were made the same way (other tools' files record neither: "unknown").
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from nlgan.errors import NlganError
+from nlgan.metrics.protocol import UNKNOWN, cleanfid_name
 
 
 class StatsError(NlganError, ValueError):
@@ -76,12 +80,40 @@ def stats_from_features(features: np.ndarray | torch.Tensor, extractor: str = ""
     return Stats(f.mean(0), np.cov(f, rowvar=False), n=f.shape[0], extractor=extractor)
 
 
-def save_stats(stats: Stats, path: str | Path) -> None:
-    """Write ``mu``, ``sigma`` (+ ``n``, ``extractor``) to ``path`` (pytorch-fid compatible)."""
+def save_stats(stats: Stats, path: str | Path, backbone: dict[str, Any] | None = None) -> None:
+    """Write ``mu``, ``sigma`` (+ ``n``, ``extractor``, and the backbone's ``resize`` and
+    ``backbone_hash`` when given) to ``path`` (pytorch-fid compatible)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    made_with = {
+        key: str((backbone or {}).get(field) or "")
+        for key, field in (("resize", "resize"), ("backbone_hash", "hash"))
+    }
     with open(path, "wb") as f:  # a file object stops numpy from appending ".npz"
-        np.savez(f, mu=stats.mu, sigma=stats.sigma, n=np.int64(stats.n), extractor=stats.extractor)
+        np.savez(
+            f, mu=stats.mu, sigma=stats.sigma, n=np.int64(stats.n), extractor=stats.extractor,
+            **{key: value for key, value in made_with.items() if value},
+        )  # fmt: skip
+
+
+def stats_made_with(path: str | Path) -> dict[str, str]:
+    """The ``resize`` and ``backbone_hash`` a statistics file records ("unknown" if it does not).
+
+    clean-fid's published files name their resize mode in the file name; nothing records their
+    network's hash.
+    """
+    made_with = {"resize": UNKNOWN, "backbone_hash": UNKNOWN}
+    parsed = cleanfid_name(path)
+    if parsed is not None:
+        made_with["resize"] = parsed["mode"]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for key in made_with:
+                if key in data.files and str(data[key]):
+                    made_with[key] = str(data[key])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        pass  # load_stats says what is wrong with the file
+    return made_with
 
 
 def is_stats_file(path: str | Path) -> bool:

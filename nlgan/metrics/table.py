@@ -31,7 +31,7 @@ class MetricOptions:
     kid_subsets: int = 100  # KID: random subsets ...
     kid_subset_size: int = 1000  # ... of this many samples each
     prdc_k: int = 5  # PRDC: k of the k-NN balls (Naeem et al. 2020; Kynkäänniemi et al.: 3)
-    infinity_points: int = 15  # FID∞ / IS∞: subset sizes from n / 10 to n
+    infinity_points: int = 15  # FID∞ / IS∞: subset sizes from n / 10 (FID∞: >= 2.4 d) to n
     seed: int = 2020  # IS shuffle, KID subsets, FID∞ / IS∞ subsets (torch-fidelity's seed)
     prdc_chunk_rows: int = 0  # PRDC rows per distance chunk; 0 = about 128 MB of distances
 

@@ -8,11 +8,16 @@ transforms are invertible in distribution (ADA: p well below ~0.8 for the geomet
 Ops (``train.augment``, comma-separated, any combination, applied in this order):
 
 - ADA geometric (Karras et al. 2020), composed into one affine map and resampled once,
-  bilinearly with reflection padding: ``xflip``, ``rotate90``, ``xint`` (integer translation up
-  to 1/8 of the size), ``scale`` (isotropic, log2 std 0.2), ``rotate`` (any angle; drawn before
-  and after ``aniso`` with probability 1 - sqrt(1 - p) each, as ADA does), ``aniso`` (log2 std
-  0.2), ``xfrac`` (fractional translation, std 1/8). ADA's 2x supersampling with a wavelet
-  filter is left out: at 16-32 px the bilinear resampling is what the DiffAugment code does too.
+  bilinearly: ``xflip``, ``rotate90``, ``xint`` (integer translation up to 1/8 of the size),
+  ``scale`` (isotropic, log2 std 0.2), ``rotate`` (any angle; drawn before and after ``aniso``
+  with probability 1 - sqrt(1 - p) each, as ADA does), ``aniso`` (log2 std 0.2), ``xfrac``
+  (fractional translation, std 1/8). Outside the image, pixels come from ADA's padding: a
+  reflection that does not repeat the edge pixel (``d c b | a b c d | c b a``, ``F.pad``'s
+  "reflect"), up to one image size on each side, zeros beyond, not ``grid_sample``'s own
+  reflection, which repeats it (``b a | a b c d | d c``). ADA's 2x supersampling with a wavelet
+  filter is left out, so rotations, scalings and fractional shifts alias a little more than
+  ADA's; flips, quarter turns and integer shifts land on pixel centres and are exact.
+  (DiffAugment has no resampling at all: its ops move whole pixels.)
 - ADA colour, composed into one affine colour map: ``brightness`` (std 0.2), ``contrast`` (log2
   std 0.5), ``lumaflip``, ``hue`` (any angle), ``saturation`` (log2 std 1). On 1-channel images
   hue and saturation are the identity and are dropped; lumaflip negates.
@@ -165,14 +170,18 @@ def _compose(draws, gen: torch.Generator, n: int, p: float, size: int) -> tuple[
 
 
 def _warp(x: Tensor, inverse: Tensor) -> Tensor:
-    """Resample ``x`` [B, C, H, W] at ``inverse`` @ (output pixel), reflecting at the borders."""
+    """Resample ``x`` [B, C, H, W] at ``inverse`` @ (output pixel), with ADA's padding."""
     B, _, H, W = x.shape
-    # Centred pixel units -> grid_sample's [-1, 1] (align_corners=False): n = 2 c / size.
-    to_unit = _scale(torch.full((B,), 2.0 / W, dtype=torch.float64), torch.full((B,), 2.0 / H))
+    # ADA pads with a reflection that skips the edge pixel, by at most size - 1 (zeros beyond).
+    padded = F.pad(x, (W - 1, W - 1, H - 1, H - 1), mode="reflect")  # [B, C, 3H - 2, 3W - 2]
+    Hp, Wp = padded.shape[-2:]
+    # Centred pixel units -> grid_sample's [-1, 1] (align_corners=False): n = 2 c / size; the
+    # padding is symmetric, so the padded image has the same centre.
+    to_unit = _scale(torch.full((B,), 2.0 / Wp, dtype=torch.float64), torch.full((B,), 2.0 / Hp))
     from_unit = _scale(torch.full((B,), W / 2.0, dtype=torch.float64), torch.full((B,), H / 2.0))
     theta = (to_unit @ inverse @ from_unit)[:, :2, :].to(x.device, x.dtype)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # over the H x W output
+    return F.grid_sample(padded, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _brightness(gen: torch.Generator, n: int, p: float, size: int) -> tuple[Tensor, Tensor]:

@@ -20,12 +20,13 @@ import torch
 from torch import nn
 
 from nlgan.config import ConfigError, EvalConfig
-from nlgan.metrics.backbones import BackboneError, load_backbone
+from nlgan.metrics.backbones import BackboneError, backbone_info, load_backbone
 from nlgan.metrics.inception import load_inception
+from nlgan.metrics.infinity import fid_infinity_min_n
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, check_reference_mode, record
 from nlgan.metrics.scoring import describe, evaluate, prepare_reference
 from nlgan.metrics.sources import SourceError, generator_source
-from nlgan.metrics.stats import Stats, StatsError, is_stats_file
+from nlgan.metrics.stats import Stats, StatsError, is_stats_file, stats_made_with
 from nlgan.metrics.table import best_key
 from nlgan.metrics.weights import InceptionWeightsError
 
@@ -47,7 +48,9 @@ class PeriodicEval:
             else:
                 self.extractor = load_backbone(cfg.backbone, device, cfg.resize)
             if cfg.reference and is_stats_file(cfg.reference):
-                check_reference_mode(cfg.reference, cfg.resize)
+                made_with = stats_made_with(cfg.reference)
+                hash_ = backbone_info(self.extractor).get("hash") or ""
+                check_reference_mode(cfg.reference, cfg.resize, made_with, hash_)
             self.reference = prepare_reference(
                 cfg.reference or None, cfg.metrics, self.extractor, batch_size=cfg.batch_size
             )
@@ -57,6 +60,12 @@ class PeriodicEval:
             raise ConfigError(f"eval: {str(err).splitlines()[0]}") from None
         if self.reference is not None and getattr(self.reference, "stats", None) is not None:
             _check_reference(self.reference.stats, self.extractor.feature_dim, cfg.reference)
+        need = fid_infinity_min_n(self.extractor.feature_dim)
+        if "fid_inf" in cfg.metrics and cfg.n < need:  # before training, not at every eval
+            raise ConfigError(
+                f"eval.n={cfg.n}: FID∞ of {self.extractor.feature_dim}-d features needs "
+                f"eval.n >= {need} (subsets of >= 2.4 x the dimension, spanning 2x)"
+            )
         self.protocol = describe(
             cfg.metrics, cfg.n, self.extractor, self.reference, seed=EVAL_SEED, **self.options
         )
@@ -90,12 +99,32 @@ def scalars(scores: dict[str, Any]) -> dict[str, float]:
 
 
 class BestScore:
-    """The best value of one score over a run's evaluations, as a checkpointable record."""
+    """The best value of one score over a run's evaluations, as a checkpointable record.
 
-    def __init__(self, cfg: EvalConfig, saved: dict[str, Any] | None = None):
+    A resumed run keeps its best only when the score was measured the same way: the same
+    metric name and the same protocol (n, seed, resize, backbone and its hash, reference and
+    its hash, metric options). A score under another protocol (``eval.*`` changed on resume)
+    is not comparable, so the best starts afresh and :attr:`notice` says why in one line.
+    """
+
+    def __init__(
+        self,
+        cfg: EvalConfig,
+        saved: dict[str, Any] | None = None,
+        protocol: dict[str, Any] | None = None,
+    ):
         self.key, self.better = best_key(cfg.metrics, cfg.best)
-        # a resumed run keeps its best unless eval.best now names another score
-        self.record = saved if saved and saved.get("metric") == self.key else None
+        self.record, self.notice = None, ""
+        if not saved or saved.get("metric") != self.key:
+            return  # no best yet, or eval.best now names another score
+        changed = protocol_changes(saved.get("record", {}).get("protocol"), protocol)
+        if changed:
+            self.notice = (
+                f"eval: best {self.key} {saved['value']:.4g} (step {saved['step']}) was measured "
+                f"under another protocol ({', '.join(changed)} changed); starting a new best"
+            )
+        else:
+            self.record = saved
 
     def update(self, scores: dict[str, Any], step: int, protocol: dict[str, Any]) -> bool:
         """Keep ``scores`` if they beat the best so far; True when they did (save best.pt)."""
@@ -116,6 +145,26 @@ class BestScore:
             "record": plain,
         }
         return True
+
+
+def _comparable(protocol: dict[str, Any] | None) -> dict[str, Any]:
+    """The parts of a protocol that decide the numbers, as plain data.
+
+    The list of metrics is left out (adding KID does not change FID), and so is the path of a
+    backbone or reference that has a hash (a moved file gives the same numbers).
+    """
+    plain = json.loads(json.dumps(protocol or {}))  # tuples -> lists, as a checkpoint holds it
+    plain.pop("metrics", None)
+    for part in ("backbone", "reference"):
+        if isinstance(plain.get(part), dict) and plain[part].get("hash"):
+            plain[part].pop("path", None)
+    return plain
+
+
+def protocol_changes(before: dict[str, Any] | None, now: dict[str, Any] | None) -> list[str]:
+    """The protocol keys whose values differ between two records ([] when comparable)."""
+    a, b = _comparable(before), _comparable(now)
+    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
 
 
 def _check_reference(stats: Stats, dim: int, where: str) -> None:

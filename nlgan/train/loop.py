@@ -117,7 +117,10 @@ class Trainer:
             from nlgan.train.evaluation import BestScore, PeriodicEval  # Inception when asked
 
             self.evaluator = PeriodicEval(cfg.eval, acc.device)
-            self.best = BestScore(cfg.eval, state.get("eval_best") if state else None)
+            saved = state.get("eval_best") if state else None
+            self.best = BestScore(cfg.eval, saved, self.evaluator.protocol)
+            if self.best.notice:
+                acc.print(self.best.notice)
         # Real images per G step over all processes (images/s; how fast adaptive p moves).
         world = acc.num_processes
         self.images_per_step = (
@@ -180,8 +183,9 @@ class Trainer:
             generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
         )
         self.objective = build_objective(
-            tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank
-        )
+            tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank,
+            average=lambda t: acc.reduce(t, reduction="mean"),  # LeCam's anchors, per D update
+        )  # fmt: skip
         if state and "objective" in state:  # adaptive p, LeCam anchors (absent before v0.2)
             self.objective.load_state_dict(state["objective"])
         self.gan_step = GANStep(
@@ -277,8 +281,8 @@ class Trainer:
         return float(self.acc.reduce(flag, reduction="sum")) > 0
 
     def _observe(self, losses: dict[str, torch.Tensor]) -> None:
-        """Adaptive p and the LeCam anchors learn from every step's statistics, averaged over
-        processes so all hold the same state: one host sync per step, only when they are on."""
+        """Adaptive p learns from every step's statistics, averaged over processes so all hold
+        the same state: one host sync per step, only when it is on."""
         if not self.objective.observes:
             return
         keys = list(losses)
@@ -338,7 +342,7 @@ class Trainer:
                     self.ema.update(self.acc.unwrap_model(self.G), self.step + 1)
                     meter.add(losses, self.step + 1)  # on the device: no sync per step
                     self.step += 1
-                    self._observe(losses)  # adaptive p, LeCam anchors
+                    self._observe(losses)  # adaptive p
                     bar.update(1)
                     self._periodic(meter, bar)  # a second signal in here aborts it
                     # After the step's grid, scores and checkpoint: a first signal that came

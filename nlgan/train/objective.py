@@ -2,10 +2,10 @@
 
 :class:`Objective` is built once from the config (:func:`build_objective`): the loss pair, the
 augmentation pipe and its probability p (nlgan/train/augment.py, nlgan/train/ada.py) and the
-regularisers (nlgan/train/regularizers.py). :class:`~nlgan.train.step.GANStep` calls
-``d_loss`` / ``g_loss`` for every micro-batch; the training loop calls ``observe`` after every
-G step with the step's statistics averaged over processes, which is where adaptive p and the
-LeCam anchors learn. Everything stateful here is plain floats (``state_dict``), so checkpoints
+regularisers (nlgan/train/regularizers.py). :class:`~nlgan.train.step.GANStep` calls ``d_loss`` /
+``g_loss`` for every micro-batch (where LeCam's anchors learn, on the device); the training loop
+calls ``observe`` after every G step with the step's statistics averaged over processes, which is
+where adaptive p learns. Everything stateful here is plain floats (``state_dict``), so checkpoints
 hold it and a resumed run continues exactly.
 
 D sees fakes and reals through the same augmentation, drawn per image from one generator
@@ -16,7 +16,7 @@ gradients flowing through it back to G.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import torch
@@ -154,19 +154,25 @@ class Objective:
 
 
 def build_objective(
-    train: Any, channels: int, losses: tuple[DLoss, GLoss], images_per_step: int, rank: int
+    train: Any,
+    channels: int,
+    losses: tuple[DLoss, GLoss],
+    images_per_step: int,
+    rank: int,
+    average: Callable[[Tensor], Tensor] = lambda t: t,
 ) -> Objective:
     """The objective a ``TrainConfig`` asks for (``images_per_step``: real images per G step
-    over all processes, which sets how fast adaptive p moves)."""
+    over all processes, which sets how fast adaptive p moves; ``average``: the mean of a
+    tensor over processes, for LeCam's anchors)."""
     regularizers: list[Regularizer] = []
     if train.lecam > 0:
-        regularizers.append(LeCam(train.lecam, train.lecam_decay, train.lecam_start))
+        regularizers.append(LeCam(train.lecam, train.lecam_decay, train.lecam_start, average))
     if train.bcr > 0:
         regularizers.append(
             BalancedConsistency(train.bcr, AugmentPipe(parse_ops(train.bcr_augment), channels))
         )
     probability = AugmentProbability(
-        train.augment_p, train.ada_target, train.ada_interval, train.ada_kimg, images_per_step
+        train.augment_start_p, train.ada_target, train.ada_interval, train.ada_kimg, images_per_step
     )
     return Objective(
         losses,

@@ -6,20 +6,27 @@ module must not run forward twice before one backward, and one forward is cheape
 
 - :class:`LeCam`: ``lambda * (mean relu(D(real) - a_fake)^2 + mean relu(a_real - D(fake))^2)``
   with anchors ``a_real`` / ``a_fake`` = exponential moving averages of the mean D output on real
-  and fake images (paper and StudioGAN: decay 0.99, lambda 0.3 for BigGAN on CIFAR, weights from
-  the step ``start`` on; before it the anchors track the latest values). The anchors live on the
-  host and are updated after each G step from the process-averaged means, so every process
-  holds the same anchors and checkpoints store them as floats; the step that uses them sees the
-  averages up to the previous G step (the reference code folds in the current batch first; with
-  decay 0.99 the difference is one part in a hundred of one step).
+  and fake images, updated at every D update (every micro-batch, as StudioGAN's accumulation
+  loop does) with the current batch folded in before the term is computed, as the reference
+  code does. Default decay 0.99 per D update (StudioGAN; lecam-gan's StyleGAN2 code too);
+  lecam-gan's BigGAN-CIFAR code uses 0.9. Lambda 0.3 for BigGAN on CIFAR; the term weighs from
+  G step ``start`` on, and before it the anchors track the latest values. The anchors are
+  tensors on D's device, so updating them costs no host sync; under several processes the
+  batch means are averaged over processes first (one tiny all-reduce per D update), so every
+  process holds the same anchors. Checkpoints store them as floats.
 - :class:`BalancedConsistency`: bCR (Zhao et al. 2021): ``lambda * mean (D(x) - D(T(x)))^2``
   over the reals plus the same over the fakes (one weight for both; the paper uses 10 and 10),
-  with T drawn from its own augmentation pipe (default: translation; flips would teach D that
-  flipped digits are digits).
+  with T drawn from its own augmentation pipe. Default ``xflip,xint``, the paper's and
+  StudioGAN's T: a random horizontal flip (half the images) and an integer shift of up to 1/8
+  of the size on each axis, reflect-padded without repeating the edge pixel. One difference:
+  StudioGAN draws the shift uniformly from -4..4 at 32 px, xint rounds a uniform draw, so
+  shifts of +-4 come half as often. For digits use ``translation`` (zero fill, no flips: a
+  mirrored digit is not a digit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,50 +52,61 @@ class LeCam:
     """LeCam regularisation toward EMA anchors of D's outputs (``name`` = "lecam")."""
 
     name = "lecam"
-    stateful = True
+    stateful = False  # learns inside the D step, from device tensors: nothing to observe
 
-    def __init__(self, weight: float, decay: float = 0.99, start: int = 0):
+    def __init__(
+        self,
+        weight: float,
+        decay: float = 0.99,
+        start: int = 0,
+        average: Callable[[Tensor], Tensor] = lambda t: t,
+    ):
         self.weight, self.decay, self.start = weight, decay, start
-        self.anchor_real: float | None = None  # None until the first step was seen
-        self.anchor_fake: float | None = None
+        self.average = average  # mean over processes (identity on one)
+        self.anchors: Tensor | None = None  # [2]: real, fake; None until the first D update
 
     def views(self, x: Tensor, gen: torch.Generator) -> Tensor:
         """No extra D inputs."""
         return x[:0]
 
     def __call__(self, out: DOutputs, view_logits: Tensor) -> Tensor:
-        """The weighted LeCam term (0 before ``start`` and before the anchors exist)."""
-        if self.anchor_real is None or out.step <= self.start:
+        """Fold this D update's mean outputs into the anchors, then the weighted LeCam term
+        (0 up to G step ``start``, while the anchors copy the latest means)."""
+        means = torch.stack([out.real_logits.detach().mean(), out.fake_logits.detach().mean()])
+        means = self.average(means.float())  # [2]
+        if self.anchors is None or out.step <= self.start:
+            self.anchors = means
             return out.real_logits.new_zeros(())
-        return self.weight * lecam_term(
-            out.real_logits, out.fake_logits, self.anchor_real, self.anchor_fake
-        )
+        self.anchors = self.decay * self.anchors.to(means.device) + (1 - self.decay) * means
+        anchor_real, anchor_fake = self.anchors
+        return self.weight * lecam_term(out.real_logits, out.fake_logits, anchor_real, anchor_fake)
 
     def observe(self, values: dict[str, float], step: int) -> None:
-        """Fold G step ``step``'s mean D outputs into the anchors."""
-        real, fake = values[REAL_MEAN], values[FAKE_MEAN]
-        if self.anchor_real is None or step <= self.start:
-            self.anchor_real, self.anchor_fake = real, fake
-        else:
-            self.anchor_real = self.decay * self.anchor_real + (1 - self.decay) * real
-            self.anchor_fake = self.decay * self.anchor_fake + (1 - self.decay) * fake
+        """Nothing: the anchors move in the D step."""
 
     def scalars(self) -> dict[str, float]:
-        """The anchors, for the tracker."""
-        if self.anchor_real is None:
+        """The anchors, for the tracker (read when logging)."""
+        if self.anchors is None:
             return {}
-        return {"lecam/anchor_real": self.anchor_real, "lecam/anchor_fake": self.anchor_fake}
+        real, fake = self.anchors.tolist()
+        return {"lecam/anchor_real": real, "lecam/anchor_fake": fake}
 
     def state_dict(self) -> dict[str, Any]:
         """Plain numbers for the checkpoint."""
-        return {"anchor_real": self.anchor_real, "anchor_fake": self.anchor_fake}
+        if self.anchors is None:
+            return {"anchor_real": None, "anchor_fake": None}
+        real, fake = self.anchors.tolist()
+        return {"anchor_real": real, "anchor_fake": fake}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint's :meth:`state_dict`."""
-        self.anchor_real, self.anchor_fake = state["anchor_real"], state["anchor_fake"]
+        real, fake = state["anchor_real"], state["anchor_fake"]
+        self.anchors = None if real is None else torch.tensor([real, fake], dtype=torch.float32)
 
 
-def lecam_term(real: Tensor, fake: Tensor, anchor_real: float, anchor_fake: float) -> Tensor:
+def lecam_term(
+    real: Tensor, fake: Tensor, anchor_real: float | Tensor, anchor_fake: float | Tensor
+) -> Tensor:
     """``mean relu(real - anchor_fake)^2 + mean relu(anchor_real - fake)^2`` (unweighted)."""
     return F.relu(real - anchor_fake).pow(2).mean() + F.relu(anchor_real - fake).pow(2).mean()
 

@@ -101,6 +101,15 @@ def test_table_output_and_all_metrics(data):
     assert lines[-1].split() == ["samples", "3"]
 
 
+def test_is_splits_option_scores_few_samples(data):
+    # 3 images cannot fill IS's 10 splits: the error names the option, which then works
+    result = _run(data, data["gen"], "--metrics", "is")
+    assert result.exit_code == 1 and "fewer splits: nlgan fid --is-splits" in result.output
+    record = _json(_run(data, data["gen"], "--metrics", "is", "--is-splits", "3", "--json"))
+    assert record["is_mean"] >= 1.0 and record["protocol"]["options"]["is_splits"] == 3
+    assert _run(data, data["gen"], "--metrics", "is", "--is-splits", "0").exit_code == 2
+
+
 @pytest.mark.parametrize(
     "args, code, message",
     [

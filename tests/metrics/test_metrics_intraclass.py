@@ -15,7 +15,13 @@ from PIL import Image
 
 from nlgan.metrics import TensorSource, evaluate
 from nlgan.metrics.frechet import frechet_distance
-from nlgan.metrics.infinity import extrapolate, fid_infinity, is_infinity, subset_sizes
+from nlgan.metrics.infinity import (
+    extrapolate,
+    fid_infinity,
+    fid_infinity_min_n,
+    is_infinity,
+    subset_sizes,
+)
 from nlgan.metrics.is_score import inception_score
 from nlgan.metrics.stats import Stats, StatsError, stats_from_features
 
@@ -74,6 +80,52 @@ def test_ifid_is_the_mean_of_the_per_class_fids(tmp_path):
     assert again["ifid_per_class"] == scores["ifid_per_class"]
 
 
+def test_ifid_pairs_numeric_class_folders_by_number(tmp_path):
+    # `nlgan sample --per-class` names folders 0..11; as text '10' sorted before '2'
+    gen = torch.Generator().manual_seed(5)
+    labels = np.arange(48) % 12
+    brightness = torch.from_numpy(labels)[:, None, None, None] * 18
+    fake = (torch.randint(0, 40, (48, 3, 8, 8), generator=gen) + brightness).to(torch.uint8)
+    real = (torch.randint(0, 40, (48, 3, 8, 8), generator=gen) + brightness).to(torch.uint8)
+    for i, (image, label) in enumerate(zip(real, labels, strict=True)):
+        (tmp_path / "real" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / "real" / f"{label}/{i}.png")
+    scores = _score(
+        source=TensorSource(fake, labels=labels),
+        reference=str(tmp_path / "real"),
+        metrics="ifid",
+        use_cache=False,
+    )
+    ext = SmallExtractor()
+    for c in (2, 10, 11):
+        gen_stats = stats_from_features(ext(fake[labels == c])[0])
+        ref_stats = stats_from_features(ext(real[labels == c])[0])
+        direct = frechet_distance(gen_stats.mu, gen_stats.sigma, ref_stats.mu, ref_stats.sigma)
+        assert scores["ifid_per_class"][c] == pytest.approx(direct, rel=1e-6)
+
+
+def test_ifid_warns_about_few_samples_per_class_as_fid_does(tmp_path):
+    fake, fake_labels = _labelled_images(40, 1, shift=20)  # features are 16-d
+    real = _class_folder(tmp_path / "real", *_labelled_images(36, 2))
+    messages = {}
+    for n in (8, 40):  # 4 and 20 samples per class
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            evaluate(
+                source=TensorSource(fake[:n], labels=fake_labels[:n]),
+                reference=str(real),
+                metrics="ifid",
+                extractor=SmallExtractor(),
+                use_cache=False,
+            )
+        messages[n] = [str(w.message) for w in caught if str(w.message).startswith("iFID")]
+    assert messages[8] == [
+        "iFID from 4 samples per class (< 16 feature dimensions) is strongly biased upwards and "
+        "not comparable with papers; score more samples per class"
+    ]
+    assert messages[40] == []
+
+
 def test_ifid_needs_labels_on_both_sides(tmp_path):
     fake, labels = _labelled_images(20, 3)
     real = _class_folder(tmp_path / "real", *_labelled_images(20, 4))
@@ -111,6 +163,33 @@ def test_fid_infinity_removes_the_small_sample_bias():
         values.append(frechet_distance(part.mu, part.sigma, truth.mu, truth.sigma))
     slope, intercept = np.polyfit(1 / sizes, values, 1)
     assert unbiased == pytest.approx(intercept, rel=1e-9)
+    assert sizes[0] == 200  # n / 10 is above 2.4 x d here
+
+
+def test_fid_infinity_finds_the_true_fid_of_gaussians_at_5_d_samples():
+    # N(0.05, 1.5 I) against the exact N(0, I): FID = d 0.05^2 + d (1.5 + 1 - 2 sqrt(1.5))
+    d, n = 64, 320
+    truth = d * 0.05**2 + d * (2.5 - 2 * np.sqrt(1.5))
+    reference = Stats(np.zeros(d), np.eye(d))
+    estimates, plain = [], []
+    for seed in range(4):
+        features = np.random.default_rng(seed).standard_normal((n, d)) * np.sqrt(1.5) + 0.05
+        estimates.append(fid_infinity(features, reference))
+        part = stats_from_features(features)
+        plain.append(frechet_distance(part.mu, part.sigma, reference.mu, reference.sigma))
+    assert np.mean(plain) - truth > 4  # FID from 320 samples: more than twice the truth
+    # subsets from n / 10 = 32 (< d) bend FID_N and gave 0.86 for a truth of 3.39
+    assert abs(np.mean(estimates) - truth) < 0.6  # 2.95 here
+    assert subset_sizes(n, dim=d)[0] == 154  # 2.4 x 64, not n / 10
+
+
+def test_fid_infinity_refuses_too_few_samples_for_the_feature_dimension():
+    assert fid_infinity_min_n(2048) == 9832 and fid_infinity_min_n(64) == 308
+    assert subset_sizes(50_000, dim=2048)[0] == 5_000  # the paper's grid is kept
+    assert subset_sizes(10_000, dim=2048)[0] == 4_916
+    features = np.random.default_rng(0).standard_normal((300, 64))
+    with pytest.raises(StatsError, match=r"FID∞ from 300 samples of 64-d .* needs n >= 308"):
+        fid_infinity(features, Stats(np.zeros(64), np.eye(64)))
 
 
 def test_is_infinity_equals_the_hand_computation():
@@ -130,7 +209,7 @@ SUITE = dict(metrics="prdc,ifid,fid_inf,is_inf", batch_size=5, prdc_k=3, infinit
 def _worker(rank: int, world: int, tmp: str) -> None:
     join_gloo_group(rank, world, tmp)
     try:
-        fake, labels = _labelled_images(41, 1, shift=20)
+        fake, labels = _labelled_images(81, 1, shift=20)
         scores = _score(
             source=TensorSource(fake, labels=labels),
             reference=f"{tmp}/real",
@@ -147,7 +226,7 @@ def _worker(rank: int, world: int, tmp: str) -> None:
 def test_two_processes_give_the_same_prdc_ifid_and_infinity_scores(tmp_path):
     _class_folder(tmp_path / "real", *_labelled_images(30, 2))
     mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
-    fake, labels = _labelled_images(41, 1, shift=20)
+    fake, labels = _labelled_images(81, 1, shift=20)
     single = _score(
         source=TensorSource(fake, labels=labels),
         reference=str(tmp_path / "real"),

@@ -41,6 +41,17 @@ def test_folder_is_recursive_sorted_and_rgb(tmp_path):
     np.testing.assert_array_equal(batch[1].permute(1, 2, 0).numpy(), rgb)  # RGBA -> RGB
 
 
+def test_folder_numeric_classes_are_labelled_by_number(tmp_path):
+    image = np.zeros((4, 4, 3), np.uint8)
+    for c in range(12):
+        (tmp_path / str(c)).mkdir()
+        Image.fromarray(image).save(tmp_path / str(c) / "a.png")
+    source = FolderSource(tmp_path)
+    assert source.class_names == tuple(str(c) for c in range(12))
+    by_file = {p.parent.name: int(y) for p, y in zip(source.files, source.labels(), strict=True)}
+    assert by_file == {str(c): c for c in range(12)}
+
+
 def test_folder_splits_batches_at_size_changes_and_by_range(tmp_path):
     for i, size in enumerate([4, 4, 4, 7, 7]):
         Image.fromarray(np.full((size, size, 3), i, np.uint8)).save(tmp_path / f"{i}.png")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from nlgan.cli import main
+from nlgan.metrics.protocol import check_reference_mode, cleanfid_name
 from nlgan.metrics.reference import compute_reference, open_reference
 from nlgan.metrics.reference_cache import cache_key
 from nlgan.metrics.sources import FolderSource, TensorSource
@@ -17,6 +22,7 @@ from nlgan.metrics.stats import (
     load_stats,
     save_stats,
     stats_from_features,
+    stats_made_with,
 )
 
 
@@ -169,3 +175,60 @@ def test_kid_needs_reference_features(tmp_path):
     with pytest.raises(StatsError, match="KID needs reference images"):
         open_reference(path, CountingExtractor(), need_features=True)
     assert open_reference(path, CountingExtractor()).stats.n == 10
+
+
+# --------------------------------------------------------------------------- protocol in files
+
+INCEPTION = {"name": "inception", "identity": "pt_inception-2015-12-05", "hash": "a" * 64}
+
+
+def _stats_file(path, resize=None, hash_=None, mean=0.0):
+    stats = Stats(np.full(4, mean), np.eye(4), n=100, extractor="pt_inception-2015-12-05")
+    backbone = None if resize is None else {**INCEPTION, "resize": resize, "hash": hash_}
+    save_stats(stats, path, backbone)
+    return path
+
+
+def test_statistics_files_carry_their_resize_and_network_hash(tmp_path):
+    ours = _stats_file(tmp_path / "ours.npz", "clean", "a" * 64)
+    assert stats_made_with(ours) == {"resize": "clean", "backbone_hash": "a" * 64}
+    foreign = tmp_path / "pytorch_fid.npz"
+    np.savez(foreign, mu=np.zeros(4), sigma=np.eye(4))
+    assert stats_made_with(foreign) == {"resize": "unknown", "backbone_hash": "unknown"}
+    # clean-fid's FFHQ statistics name their split trainval70k; the name gives the resize
+    ffhq = tmp_path / "ffhq_legacy_tensorflow_trainval70k_1024.npz"
+    np.savez(ffhq, mu=np.zeros(4), sigma=np.eye(4))
+    assert cleanfid_name(ffhq)["split"] == "trainval70k"
+    assert stats_made_with(ffhq)["resize"] == "legacy_tensorflow"
+    with pytest.raises(ValueError, match="pass --resize legacy_tensorflow"):
+        check_reference_mode(ffhq, "clean", stats_made_with(ffhq))
+    with pytest.raises(ValueError, match="made with resize clean, .* pass --resize clean"):
+        check_reference_mode(ours, "legacy_tensorflow", stats_made_with(ours))
+    with pytest.raises(ValueError, match="network with weights aaaaaaaaaaaaaaaa, not"):
+        check_reference_mode(ours, "clean", stats_made_with(ours), "b" * 64)
+    check_reference_mode(ours, "clean", stats_made_with(ours), "a" * 64)  # the same: accepted
+    check_reference_mode(foreign, "clean", stats_made_with(foreign), "b" * 64)  # unknown
+
+
+def _fid_json(*args) -> tuple[int, str, dict | None]:
+    result = CliRunner().invoke(main, ["fid", *map(str, args), "--json"])
+    lines = result.stdout.strip().splitlines()
+    return result.exit_code, result.output, json.loads(lines[-1]) if result.exit_code == 0 else None
+
+
+def test_statistics_against_statistics_check_or_say_unknown(tmp_path):
+    a = _stats_file(tmp_path / "a.npz", "clean", "a" * 64)
+    b = _stats_file(tmp_path / "b.npz", "clean", "a" * 64, mean=1.0)
+    code, _, out = _fid_json(a, b)
+    assert code == 0 and out["fid"] == pytest.approx(4.0)
+    assert out["protocol"]["resize"] == "clean"
+    assert out["protocol"]["backbone"]["hash"] == "a" * 64
+    other = _stats_file(tmp_path / "other.npz", "legacy_tensorflow", "a" * 64)
+    code, output, _ = _fid_json(a, other)
+    assert code == 1 and "made with different resize (clean vs legacy_tensorflow)" in output
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, mu=np.zeros(4), sigma=np.eye(4))
+    with pytest.warns(UserWarning, match="do not record their resize and network weights"):
+        code, _, out = _fid_json(foreign, b)
+    assert code == 0 and out["protocol"]["resize"] == "unknown"
+    assert out["protocol"]["backbone"]["hash"] == "unknown"

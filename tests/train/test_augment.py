@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from scipy.stats import ks_2samp
@@ -119,3 +120,21 @@ def test_gradients_reach_g_through_the_augmentation():
     loss = objective.g_loss(RecordingD(), fake, None, step=3, phase=1, micro=0)
     loss.backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+def test_geometric_padding_is_adas_reflection_without_the_edge_pixel():
+    from nlgan.train.augment import _translate, _warp
+
+    x = torch.arange(2 * 1 * 4 * 6, dtype=torch.float32).view(2, 1, 4, 6)
+    # inverse map: output pixel (j, i) reads input (j - 2, i + 1): a shift right by 2, up by 1
+    out = _warp(x, _translate(torch.full((2,), -2.0), torch.full((2,), 1.0)).double())
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (5, 5), (5, 5)), mode="reflect")  # d c b|a b c d
+    want = padded[:, :, 5 + 1 : 5 + 1 + 4, 5 - 2 : 5 - 2 + 6]
+    np.testing.assert_allclose(out.numpy(), want, atol=1e-5)
+    assert out[0, 0, 0, 0] == x[0, 0, 1, 2]  # column -2 reflects to 2, not (repeating) to 1
+    # beyond one image size: zeros, as in ADA (its margin is capped at size - 1)
+    far = _warp(x, _translate(torch.full((2,), -20.0), torch.zeros(2)).double())
+    assert far.abs().max() == 0
+    # flips land on pixel centres: exact
+    flipped = _warp(x, torch.diag(torch.tensor([-1.0, 1.0, 1.0])).repeat(2, 1, 1).double())
+    torch.testing.assert_close(flipped, x.flip(-1), atol=1e-5, rtol=0)

@@ -142,3 +142,52 @@ def test_sample_best_without_a_best_checkpoint_is_one_line(tmp_path):
     )
     assert result.exit_code == 1 and "no best checkpoint" in result.output
     assert "eval.every > 0" in result.output
+
+
+def _protocol(**changes) -> dict:
+    base = {
+        "metrics": ["fid"], "n": 10000, "seed": 0, "truncation": None,
+        "resize": "legacy_tensorflow", "backbone": {"name": "inception", "hash": "ab12"},
+        "reference": {"kind": "stats", "path": "/data/a.npz", "hash": "cd34", "split": None},
+        "source": {"kind": "generator", "path": "EMA generator", "count": 10000},
+        "options": {"is_splits": 10, "prdc_k": 5},
+    }  # fmt: skip
+    return {**base, **changes}
+
+
+def _saved(protocol: dict) -> dict:
+    record = {"schema": "nlgan.eval/1", "fid": 20.0, "protocol": protocol}
+    return {"metric": "fid", "better": "lower", "value": 20.0, "step": 400, "record": record}
+
+
+def test_a_resumed_best_is_kept_only_under_the_same_protocol():
+    from nlgan.config import EvalConfig
+
+    cfg = EvalConfig(every=100, reference="/data/a.npz", metrics=("fid",))
+    moved = {"kind": "stats", "path": "/elsewhere/a.npz", "hash": "cd34", "split": None}
+    for same in (_protocol(), _protocol(metrics=["fid", "kid"]), _protocol(reference=moved)):
+        best = evaluation.BestScore(cfg, _saved(_protocol()), same)
+        assert best.record is not None and best.notice == ""
+        assert not best.update({"fid": 25.0}, 500, same)  # 25 does not beat the saved 20
+    changed = _protocol(n=5000, resize="clean")
+    best = evaluation.BestScore(cfg, _saved(_protocol()), changed)
+    assert best.record is None
+    assert best.notice == (
+        "eval: best fid 20 (step 400) was measured under another protocol (n, resize changed); "
+        "starting a new best"
+    )
+    assert best.update({"fid": 25.0}, 500, changed)  # the first score under the new protocol
+    assert best.record["value"] == 25.0 and best.record["record"]["protocol"]["n"] == 5000
+    other_hash = _protocol(backbone={"name": "inception", "hash": "ffff"})
+    assert "backbone" in evaluation.BestScore(cfg, _saved(_protocol()), other_hash).notice
+
+
+def test_in_run_fid_infinity_with_too_few_samples_is_refused_before_training(run_setup):
+    from nlgan.config import ConfigError, EvalConfig
+
+    real, _, _ = run_setup
+    cfg = EvalConfig(every=1, n=77, metrics=("fid_inf",), reference=str(real))
+    with pytest.raises(ConfigError, match=r"eval.n=77: FID∞ of 16-d features needs eval.n >= 78"):
+        evaluation.PeriodicEval(cfg, torch.device("cpu"))
+    ok = evaluation.PeriodicEval(EvalConfig(**{**cfg.__dict__, "n": 78}), torch.device("cpu"))
+    assert ok.cfg.n == 78
