@@ -44,7 +44,7 @@ def test_site_builds_strict(tmp_path):
     api = {
         "config": ("nlgan.config.TrainConfig", "lr_d", "nlgan.config.load_config"),
         "nn": ("nlgan.nn.NonLocalBlock", "nlgan.nn.SelfAttention", "nlgan.nn.spectral_norm"),
-        "models": ("nlgan.models.Generator", "nlgan.models.Discriminator"),
+        "models": ("nlgan.models.networks.Generator", "nlgan.models.networks.Discriminator"),
         "metrics": ("nlgan.metrics.scoring.evaluate", "nlgan.metrics.frechet.frechet_distance"),
         "sampling": ("nlgan.sampling.load_generator", "nlgan.sampling.generate"),
     }
