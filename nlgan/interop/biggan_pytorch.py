@@ -40,7 +40,13 @@ from nlgan.config import (
     ModelConfig,
 )
 from nlgan.interop.biggan_settings import sampling_notes, source_options, train_config
-from nlgan.interop.foreign import InteropError, Transfer, read_torch_file, what_failed
+from nlgan.interop.foreign import (
+    InteropError,
+    Transfer,
+    convert_networks,
+    read_torch_file,
+    what_failed,
+)
 from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
 from nlgan.models.arch import arch_for, d_feature_sizes, g_feature_sizes
 from nlgan.models.networks import Discriminator, Generator
@@ -295,20 +301,15 @@ def import_biggan_pytorch(
     data = DataConfig(name=_DATA.get(src.get("dataset", ""), "none"))
     train, known = train_config(src)
     cfg = Config(model=model, data=data, train=train)
-    weights = {}
-    for net, state in states.items():
-        name = f"{net}{tail}.pth"
-        try:
-            if net == "D":
-                weights["D"] = convert_discriminator(state, model)
-            else:
-                weights[net] = convert_generator(state, model, name)
-        except (RuntimeError, IndexError) as err:  # a tensor torch cannot use where it belongs
-            reason = " ".join(str(err).split())[:160]
-            raise InteropError(
-                f"{name}: a tensor has the wrong shape for the model the other tensors describe "
-                f"({reason})"
-            ) from None
+    weights = convert_networks(
+        states,
+        {net: f"{net}{tail}.pth" for net in states},
+        lambda net, state, name: (
+            convert_discriminator(state, model)
+            if net == "D"
+            else convert_generator(state, model, name)
+        ),
+    )
     record = {
         "format": "biggan-pytorch",
         "source": str(Path(folder).resolve()),

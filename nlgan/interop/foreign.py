@@ -21,7 +21,7 @@ import copyreg
 import pickle
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +247,23 @@ def set_spectral_state(layer: nn.Module, u: torch.Tensor, v: torch.Tensor) -> No
     spectral._v.copy_(v)
     w = layer.parametrizations.weight.original.detach().flatten(1).float()
     spectral.sigma.copy_(torch.dot(spectral._u.float(), w @ spectral._v.float()))
+
+
+def convert_networks(
+    states: Mapping[str, Any],
+    file_names: Mapping[str, str],
+    convert: Callable[[str, Any, str], dict[str, torch.Tensor]],
+) -> dict[str, dict[str, torch.Tensor]]:
+    """``convert(net, state, file_name)`` for each network ("G", "D", "G_ema"); a tensor torch
+    cannot use where it belongs (a wrong shape) is one :class:`InteropError` naming the file."""
+    weights = {}
+    for net, state in states.items():
+        try:
+            weights[net] = convert(net, state, file_names[net])
+        except (RuntimeError, IndexError) as err:
+            reason = " ".join(str(err).split())[:160]
+            raise InteropError(
+                f"{file_names[net]}: a tensor has the wrong shape for the model the other "
+                f"tensors describe ({reason})"
+            ) from None
+    return weights

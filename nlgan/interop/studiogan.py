@@ -38,7 +38,13 @@ import torch
 import yaml
 
 from nlgan.config import Config, ConfigError, DataConfig, ModelConfig
-from nlgan.interop.foreign import InteropError, Transfer, read_torch_file, what_failed
+from nlgan.interop.foreign import (
+    InteropError,
+    Transfer,
+    convert_networks,
+    read_torch_file,
+    what_failed,
+)
 from nlgan.interop.imported import Imported, attention_places, plain_values, step_number
 from nlgan.interop.studiogan_settings import freeze_d_from_studiogan, sampling_notes, train_config
 from nlgan.models.arch import arch_for
@@ -355,19 +361,15 @@ def import_studiogan(
         if freeze_d is None:  # the source's own RUN.freezeD, not the user's --freeze-d
             known = {**known, "freeze_d_blocks": blocks}
     run_cfg = Config(model=model, data=data, train=train)
-    weights = {}
-    for net, state in states.items():
-        try:
-            if net == "D":
-                weights["D"] = convert_discriminator(state, model)
-            else:
-                weights[net] = convert_generator(state, model, files[net].name)
-        except (RuntimeError, IndexError) as err:  # a tensor torch cannot use where it belongs
-            reason = " ".join(str(err).split())[:160]
-            raise InteropError(
-                f"{files[net].name}: a tensor has the wrong shape for the model the other "
-                f"tensors describe ({reason})"
-            ) from None
+    weights = convert_networks(
+        states,
+        {net: files[net].name for net in states},
+        lambda net, state, name: (
+            convert_discriminator(state, model)
+            if net == "D"
+            else convert_generator(state, model, name)
+        ),
+    )
     step, notes = _step(payloads, files)
     record = {
         "format": "studiogan",
