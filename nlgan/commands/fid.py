@@ -21,7 +21,7 @@ import click
 
 from nlgan.commands.common import device_option
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
-from nlgan.metrics.table import METRICS, check_backbone, check_metrics
+from nlgan.metrics.table import METRICS, check_backbone, check_metrics, needs_backbone
 
 RUN_SUFFIXES = (".pt", ".safetensors")
 DEFAULT_RUN_N = 50_000
@@ -109,20 +109,25 @@ def _check(req: FidRequest) -> tuple[str, ...]:
     return names
 
 
-def _open_source(req: FidRequest, device: str):
-    """SOURCE as an image source: a run's EMA generator, or image files."""
+def _open_source(req: FidRequest, device: str) -> tuple[Any, dict[str, int]]:
+    """SOURCE as an image source (a run's EMA generator, or image files), and the metric
+    options its run implies (the pairs ruler's training set)."""
     from nlgan.hub.remote import is_hub_source
     from nlgan.metrics.opening import open_images
     from nlgan.metrics.sources import generator_source
 
     src = req.source if is_hub_source(req.source) else Path(req.source).expanduser()
     if not _is_run(src):
-        return open_images(src, resolution=req.resolution)
+        return open_images(src, resolution=req.resolution), {}
     from nlgan.sampling import load_generator
 
-    G, _ = load_generator(src, ema=True, device=device)
+    G, cfg = load_generator(src, ema=True, device=device)
     n = req.n or DEFAULT_RUN_N
-    return generator_source(G, n, req.seed, req.truncation, description=f"G_ema of {src}")
+    options = {}
+    if cfg is not None and cfg.data.name == "pairs":
+        options = {"pairs_seed": cfg.data.seed, "pairs_size": cfg.data.size}
+    source = generator_source(G, n, req.seed, req.truncation, description=f"G_ema of {src}")
+    return source, options
 
 
 def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, Any]:
@@ -184,7 +189,7 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
     from nlgan.metrics.sources import CallableSource
     from nlgan.metrics.stats import is_stats_file, save_stats
 
-    images = _open_source(req, device)
+    images, run_options = _open_source(req, device)
     images.check_length(req.n or 0)
     reference: Any = req.reference
     if reference is not None and is_stats_file(reference):
@@ -192,7 +197,9 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
         _check_stats_reference(reference, names)
     elif reference is not None:
         reference = open_images(reference, resolution=req.resolution)
-    extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
+    extractor = None  # the pixel rulers (pairs) need no feature network
+    if req.stats_out or needs_backbone(names):
+        extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
     if req.stats_out:
         out = extract(images, extractor, n=req.n, batch_size=req.batch_size, progress=True)
         if rank_and_world()[0] == 0:
@@ -205,7 +212,7 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
         progress=True,
     )  # fmt: skip
     n = req.n or len(images)
-    options = {"prdc_k": req.prdc_k}
+    options = {"prdc_k": req.prdc_k, **run_options}
     scores = evaluate(
         images, ref, names, n=n, batch_size=req.batch_size, extractor=extractor,
         use_cache=not req.no_cache, progress=True, **options,

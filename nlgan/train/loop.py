@@ -103,7 +103,7 @@ class Trainer:
         if cfg.eval.every:  # first: a bad reference or missing weights fail before any work
             from nlgan.train.evaluation import BestScore, PeriodicEval  # Inception when asked
 
-            self.evaluator = PeriodicEval(cfg.eval, acc.device)
+            self.evaluator = PeriodicEval(cfg.eval, acc.device, cfg.data)
             self.best = BestScore(cfg.eval, state.get("eval_best") if state else None)
         # Real images per G step over all processes (images/s; how fast adaptive p moves).
         world = acc.num_processes
