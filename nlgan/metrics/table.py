@@ -172,14 +172,14 @@ METRICS: dict[str, Metric] = {
             lambda s: [("FID∞", f"{s['fid_inf']:.4f}")],
         ),
         Metric(
+            "is_inf", "IS∞", frozenset({"logits"}), "", {"is_inf": "higher"}, _is_inf,
+            lambda s: [("IS∞", f"{s['is_inf']:.4f}")],
+        ),
+        Metric(
             "pairs", "pairs ruler", frozenset({"images", "labels"}), "",
             {"pairs_twin": "higher", "pairs_class": "higher", "pairs_valid": "higher",
              "pairs_fd_ratio": "lower"},
             _pairs, _pairs_rows,
-        ),
-        Metric(
-            "is_inf", "IS∞", frozenset({"logits"}), "", {"is_inf": "higher"}, _is_inf,
-            lambda s: [("IS∞", f"{s['is_inf']:.4f}")],
         ),
     )
 }  # fmt: skip
