@@ -32,7 +32,7 @@ IMAGES = ROOT / "docs" / "img" / "pairs"
 RUNS = Path(os.environ.get("PAIRS_STUDY_RUNS", "/tmp/pairs-study"))
 N_SAMPLES = 1000
 # The same for every row: the study's budget (fixed steps) on top of the preset.
-STUDY = ("train.steps=400", "train.ckpt_every=400", "train.sample_every=0", "train.log_every=50")
+STUDY = ("train.steps=600", "train.ckpt_every=200", "train.sample_every=0", "train.log_every=50")
 # D at a 32x32 input has no 32x32 map (its first block halves it), so "32" puts G's attention at
 # 32 and D's at its largest map, 16.
 PLACEMENT = {
@@ -130,10 +130,13 @@ def run_one(name: str, overrides: list[str], seed: int) -> dict:
 
 def score(run_dir: Path, grid_name: str | None) -> dict:
     """The ruler's scores of a run's final EMA generator (and its sample grid, if named)."""
+    import torch
+
     from nlgan.metrics.scoring import evaluate
     from nlgan.metrics.sources import generator_source
     from nlgan.sampling import class_grid, load_generator, save_grid
 
+    torch.set_num_threads(1)  # a shared CPU: more threads only spin against the other runs
     G, cfg = load_generator(run_dir, ema=True, device="cpu")
     source = generator_source(G, N_SAMPLES, seed=0, description=str(run_dir))
     options = {"pairs_seed": cfg.data.seed, "pairs_size": cfg.data.size}
