@@ -82,3 +82,30 @@ def test_the_metric_table_scores_pairs_without_a_feature_network(real):
 
     table = format_table(out)
     assert "twin" in table and "factor FD" in table
+
+
+def test_training_logs_the_ruler(tmp_path, monkeypatch):
+    import nlgan.train.evaluation as evaluation
+    from nlgan.config import config_from_dict
+    from nlgan.tracking import Tracker
+    from nlgan.train.loop import Trainer
+
+    from tiny import TINY_MODEL
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the pairs ruler must not load a feature network")
+
+    monkeypatch.setattr(evaluation, "load_inception", no_network)
+    logged = []
+    monkeypatch.setattr(Tracker, "log", lambda self, d, step: logged.append({**d, "step": step}))
+    cfg = {
+        "model": {**TINY_MODEL, "resolution": 32, "num_classes": 4},
+        "data": {"name": "pairs", "size": 16, "seed": 3},
+        "train": {"steps": 2, "batch_size": 4, "ckpt_every": 2, "sample_every": 0,
+                  "log_every": 0, "cpu_threads": 1},
+        "eval": {"every": 2, "n": 8, "batch_size": 8, "metrics": ["pairs"], "best": "pairs_twin"},
+    }  # fmt: skip
+    Trainer(config_from_dict(cfg), tmp_path / "run").fit()
+    scores = next(d for d in logged if "eval/pairs_twin" in d)
+    assert scores["step"] == 2 and 0.0 <= scores["eval/pairs_valid"] <= 1.0
+    assert {"eval/pairs_fd_ratio", "eval/pairs_memorised", "eval/pairs_asymmetry"} <= set(scores)
