@@ -70,7 +70,7 @@ def test_default_models_are_unchanged_by_the_new_options():
         ({"d_attn_blocks": (0,)}, r"d_attn_blocks=\[0\]"),
         (
             {"d_attn_blocks": (1,), "d_ch": 3, "d_attn_resolutions": ()},
-            r"widths \[12, 12, 12\]; self-attention needs",
+            r"d_attn_blocks=\[1\]: that stage has 12 channels .* model.attn_key_div=8 does not",
         ),
     ],
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nlgan.config.augment_names import parse_ops
-from nlgan.config.model_checks import check_structure
+from nlgan.config.model_checks import ATTN_AFFINITIES, check_structure
 from nlgan.config.values import ConfigError
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES
 from nlgan.metrics.table import METRICS, best_key, check_backbone, reference_needs
@@ -48,6 +48,13 @@ class ModelConfig:
     d_attn_blocks: tuple[int, ...] = ()
     # D blocks add ReLU(x) as their shortcut, as StudioGAN's in-place ReLU makes its D do.
     d_relu_shortcut: bool = False
+    # The attention block in G and D: "sagan" (SAGAN / BigGAN's embedded Gaussian without biases)
+    # or one of the non-local paper's affinities (nlgan/nn/nonlocal_block.py): gaussian,
+    # embedded_gaussian, dot_product, concatenation. See nlgan/models/attention.py.
+    attn_affinity: str = "sagan"
+    attn_key_div: int = 8  # theta / phi have C / attn_key_div channels (not used by gaussian)
+    attn_value_div: int = 2  # g has C / attn_value_div channels
+    attn_pool: int = 2  # keys / values max-pooled attn_pool x attn_pool (1 = every position)
     hier: bool = False  # BigGAN hierarchical latent: a chunk of z per G block joins the CBN input
     init: str = "ortho"  # ortho | N02 | xavier
     g_sn: bool = True  # spectral norm in G (SAGAN puts it in both networks)
@@ -69,6 +76,7 @@ class ModelConfig:
         _check(self.shared_dim >= 0, "model.shared_dim must be >= 0 (0 = per-class BN gains)")
         _check_choice("model.init", self.init, ("ortho", "N02", "xavier"))
         _check_choice("model.arch", self.arch, ARCH_FAMILIES)
+        _check_choice("model.attn_affinity", self.attn_affinity, ATTN_AFFINITIES)
         _check(self.bn_eps > 0 and self.sn_eps > 0, "model.bn_eps and model.sn_eps must be > 0")
         check_structure(self)  # placement, widths, size: nlgan/model_checks.py
 

@@ -5,7 +5,8 @@ StudioGAN's or BigGAN-PyTorch's); self-attention goes after the G block whose ou
 listed in ``g_attn_resolutions``, after the first D block whose output has a size in
 ``d_attn_resolutions``, and after the D blocks numbered in ``d_attn_blocks``. ``attention`` is a
 per-block list (``nn.Identity`` where there is none, as BigGAN does), so ``forward`` has no
-look-ups and the state-dict names are ``attention.<block index>.*``.
+look-ups and the state-dict names are ``attention.<block index>.*``. Which block
+(``model.attn_affinity``, its widths and key pooling) is chosen in :mod:`nlgan.models.attention`.
 
 Inputs are checked for shape and dtype in ``forward``; label *values* are not (that needs a
 host-device sync per call): the public entry points check them instead (:meth:`Generator.embed`,
@@ -29,9 +30,10 @@ from torch import nn
 
 from nlgan.config import ModelConfig
 from nlgan.models.arch import arch_for, d_block_widths, d_feature_sizes, g_feature_sizes, g_widths
+from nlgan.models.attention import attention_block
 from nlgan.nn.blocks import DBlock, GBlock
 from nlgan.nn.init import init_weights
-from nlgan.nn.nonlocal_block import SelfAttention
+from nlgan.nn.nonlocal_block import NonLocalBlock
 from nlgan.nn.norm import ConditionalBatchNorm2d
 from nlgan.nn.spectral import sn_conv, sn_embedding, sn_linear
 
@@ -108,7 +110,7 @@ class Generator(nn.Module):
         )
         # One entry per block: attention after that block, or the identity.
         self.attention = nn.ModuleList(
-            SelfAttention(widths[i + 1], sn=cfg.g_sn, eps=cfg.sn_eps)
+            attention_block(cfg, widths[i + 1], cfg.g_sn)
             if size in cfg.g_attn_resolutions
             else nn.Identity()
             for i, size in enumerate(sizes)
@@ -182,9 +184,9 @@ class Generator(nn.Module):
         h = F.relu(self.out_bn(h))
         return torch.tanh(self.out_conv(h))  # [B, img_channels, R, R]
 
-    def attention_layers(self) -> list[SelfAttention]:
-        """The SelfAttention modules in forward order."""
-        return [m for m in self.attention if isinstance(m, SelfAttention)]
+    def attention_layers(self) -> list[NonLocalBlock]:
+        """The attention blocks (any ``model.attn_affinity``) in forward order."""
+        return [m for m in self.attention if isinstance(m, NonLocalBlock)]
 
 
 class Discriminator(nn.Module):
@@ -207,7 +209,7 @@ class Discriminator(nn.Module):
             for i, s in enumerate(sizes)
         ]
         self.attention = nn.ModuleList(
-            SelfAttention(widths[i + 1], sn=cfg.d_sn, eps=cfg.sn_eps) if on else nn.Identity()
+            attention_block(cfg, widths[i + 1], cfg.d_sn) if on else nn.Identity()
             for i, on in enumerate(first)
         )
         self.attention_sizes = [s for s, on in zip(sizes, first, strict=True) if on]
@@ -237,9 +239,9 @@ class Discriminator(nn.Module):
             out = out + (self.class_embed(y) * h).sum(dim=1)  # projection term
         return out
 
-    def attention_layers(self) -> list[SelfAttention]:
-        """The SelfAttention modules in forward order."""
-        return [m for m in self.attention if isinstance(m, SelfAttention)]
+    def attention_layers(self) -> list[NonLocalBlock]:
+        """The attention blocks (any ``model.attn_affinity``) in forward order."""
+        return [m for m in self.attention if isinstance(m, NonLocalBlock)]
 
 
 def attention_gammas(model: Generator | Discriminator) -> dict[int | str, float]:

@@ -2,7 +2,7 @@
 
 Only the weights of convolutions, linear layers and embeddings are re-drawn; their biases are
 set to 0 (as in SAGAN). Everything else keeps its construction-time value: conditional-BN gain
-tables stay 1 and bias tables 0, SelfAttention's ``gamma`` stays 0, BN running stats untouched.
+tables stay 1 and bias tables 0, an attention block's ``gamma`` stays 0, BN running stats untouched.
 For a spectral-normed layer the raw weight, ``parametrizations.weight.original``, is re-drawn
 and its power iteration restarted, so that sigma matches the new weight.
 """

@@ -33,6 +33,7 @@ Design choices:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -239,7 +240,8 @@ class NonLocalBlock(nn.Module):
         return _tokens(query), _tokens(key), _tokens(value)
 
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The weights ``f / C(x)`` as ``[B, N_query, N_key]``; rows sum to 1 for softmax kinds."""
+        """The weights ``f / C(x)`` as ``[B, N_query, N_key]``: a softmax (rows sum to 1) for the
+        Gaussian kinds, ``f / N_key`` (rows need not sum to 1) for dot_product / concatenation."""
         q, k, _ = self._qkv(x)
         return self.kernel.weights(q, k)
 
@@ -275,27 +277,42 @@ def _normal_init(block: NonLocalBlock, std: float) -> None:
 
 
 class SelfAttention(NonLocalBlock):
-    """SAGAN / BigGAN self-attention: the embedded-Gaussian block with theta, phi at C/8, g at
-    C/2, 2x2 max-pooled keys/values, spectral norm and ``gamma`` starting at 0."""
+    """SAGAN / BigGAN self-attention: the embedded-Gaussian block without biases, theta and phi
+    at C/8, g at C/2, 2x2 max-pooled keys/values, spectral norm and ``gamma`` starting at 0."""
 
-    def __init__(self, channels: int, sn: bool = True, eps: float = 1e-6, subsample: int = 2):
-        """``channels`` must be divisible by 8; ``subsample=1`` disables key/value pooling."""
+    def __init__(
+        self,
+        channels: int,
+        sn: bool = True,
+        eps: float = 1e-6,
+        subsample: int = 2,
+        key_div: int = 8,
+        value_div: int = 2,
+    ):
+        """``channels`` must be divisible by ``key_div`` (theta and phi get ``channels //
+        key_div``) and ``value_div`` (g gets ``channels // value_div``); ``subsample=1``
+        disables key/value pooling."""
+        for arg, div in (("key_div", key_div), ("value_div", value_div)):
+            if isinstance(div, bool) or not isinstance(div, int) or div < 1:
+                raise ValueError(f"SelfAttention: {arg}={div!r} must be an int >= 1")
         if (
             isinstance(channels, bool)
             or not isinstance(channels, int)
-            or channels < 8
-            or channels % 8
+            or channels < max(key_div, value_div)
+            or channels % key_div
+            or channels % value_div
         ):
             raise ValueError(
-                f"SelfAttention: channels={channels!r} must be a positive multiple of 8 "
-                "(theta and phi have channels // 8 outputs)"
+                f"SelfAttention: channels={channels!r} must be a positive multiple of "
+                f"{math.lcm(key_div, value_div)} (theta and phi have channels // {key_div} "
+                f"outputs, g channels // {value_div})"
             )
         super().__init__(
             channels,
             dims=2,
             affinity="embedded_gaussian",
-            inter_channels=channels // 2,
-            key_channels=channels // 8,
+            inter_channels=channels // value_div,
+            key_channels=channels // key_div,
             subsample=subsample,
             sn=sn,
             eps=eps,

@@ -3,6 +3,8 @@
 For each sample, the figure shows the generated image with numbered query points, then one
 panel per (attention layer, query point): the layer's attention weights for the feature-map
 position under that point, upsampled to the image and overlaid on it, as in the SAGAN paper.
+Every ``model.attn_affinity`` works; each panel is scaled to its own largest weight (after a
+shift to 0 where dot_product's weights are negative).
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ class LayerAttention:
 def capture_attention(
     G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, list[LayerAttention]]:
-    """Run G once; return its images and every self-attention layer's weights."""
+    """Run G once; return its images and every attention layer's weights ``f / C(x)``: a
+    softmax (rows sum to 1) for ``model.attn_affinity`` sagan, gaussian and embedded_gaussian,
+    ``f / N_keys`` for dot_product and concatenation (rows need not sum to 1, and dot_product's
+    weights can be negative)."""
     layers = G.attention_layers()
     if not layers:
         raise SamplingError(
@@ -129,6 +134,8 @@ def render_attention(
                 heat = torch.nn.functional.interpolate(
                     heat[None, None], size=(panel, panel), mode="bilinear", align_corners=False
                 )[0, 0].numpy()
+                # dot_product's weights f / N can be negative: shift so the least is 0.
+                heat = heat - min(float(heat.min()), 0.0)
                 heat = heat / max(float(heat.max()), 1e-12)
                 blend = (1 - alpha) * gray + alpha * _colourise(heat)
                 tile = Image.fromarray(blend.clip(0, 255).astype(np.uint8))

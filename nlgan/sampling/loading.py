@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 from nlgan.config import Config, ConfigError, config_from_dict
 from nlgan.models.networks import Generator
-from nlgan.storage.checkpoint import CheckpointError, load_any
+from nlgan.storage.checkpoint import CheckpointError, load_any, load_weights
 from nlgan.storage.rundir import RunDir
 
 
@@ -53,24 +52,5 @@ def load_generator(
     except ConfigError as err:
         raise CheckpointError(f"{path}: its config is not valid for this nlgan ({err})") from None
     G = Generator(cfg.model)
-    missing, unexpected, reshaped = _mismatch(G, weights)
-    if missing or unexpected or reshaped:
-        example = (missing or unexpected or reshaped)[0]
-        raise CheckpointError(
-            f"{path}: the {key} weights do not fit the generator its config describes "
-            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} wrongly "
-            f"shaped tensors, e.g. {example!r})"
-        )
-    G.load_state_dict(weights)
+    load_weights(G, weights, f"{path}: the {key} weights")
     return G.to(device).eval(), cfg
-
-
-def _mismatch(G: Generator, weights: dict[str, Tensor]) -> tuple[list[str], ...]:
-    """Missing, unexpected and wrongly shaped keys of ``weights`` for G."""
-    expected = G.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    reshaped = sorted(
-        k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k].shape
-    )
-    return missing, unexpected, reshaped

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from nlgan import __version__
 from nlgan.errors import NlganError
@@ -191,3 +192,22 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
     for path in old:
         path.unlink(missing_ok=True)
     return old
+
+
+def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], what: str) -> None:
+    """Strict ``model.load_state_dict(weights)``; a mismatch (e.g. weights of another
+    ``model.attn_affinity``) is a one-line :class:`CheckpointError` that starts with ``what``."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    reshaped = sorted(
+        k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k].shape
+    )
+    if missing or unexpected or reshaped:
+        example = (missing or unexpected or reshaped)[0]
+        raise CheckpointError(
+            f"{what} do not fit the {type(model).__name__.lower()} its config describes "
+            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} wrongly "
+            f"shaped tensors, e.g. {example!r})"
+        )
+    model.load_state_dict(weights)

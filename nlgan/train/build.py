@@ -20,6 +20,7 @@ from torch import nn
 
 from nlgan.config import Config
 from nlgan.models.networks import Discriminator, Generator
+from nlgan.storage.checkpoint import load_weights
 from nlgan.train.distributed import sync_batchnorm
 from nlgan.train.ema import EMA
 from nlgan.train.finetune import freeze_d_blocks, init_from_weights
@@ -61,9 +62,10 @@ def build_networks(
     ema = EMA(G, tc.ema_decay, tc.ema_start, average_bn=tc.ema_bn == "average")
     init_record = state.get("init_from") if state else None
     if state:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        ema.load_state_dict(state["G_ema"])
+        # One-line errors, not torch's key lists, for weights another model wrote.
+        load_weights(G, state["G"], "the checkpoint's G weights")
+        load_weights(D, state["D"], "the checkpoint's D weights")
+        load_weights(ema.ema, state["G_ema"], "the checkpoint's G_ema weights")
     elif tc.init_from:  # fine-tuning: weights from elsewhere, fresh optimisers, step 0
         init_record = init_from_weights(cfg, G, D, ema)
         acc.print(f"starting from {init_record['source']} (its step {init_record['step']}) "
