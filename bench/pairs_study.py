@@ -120,12 +120,17 @@ def run_one(name: str, overrides: list[str], seed: int) -> dict:
         "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "scores": scores,
     }  # fmt: skip
+    _save(record)
+    return record
+
+
+def _save(record: dict) -> None:
+    """Write a run's JSON atomically (a killed study never leaves half a file)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-s{seed}.json"
+    path = RESULTS / f"{record['row']}-s{record['seed']}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
-    return record
 
 
 def score(run_dir: Path, grid_name: str | None) -> dict:
@@ -188,9 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     parser.add_argument("--max-runs", type=int, default=0, help="stop after this many (0 = all)")
+    parser.add_argument(
+        "--rescore", action="store_true",
+        help="score every finished run again (after a change of the ruler) and stop",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.table:
         print(table(load_results()))
+        return 0
+    if args.rescore:
+        for (name, seed), record in load_results().items():
+            record["scores"] = score(RUNS / f"{name}-s{seed}", name if seed == 0 else None)
+            _save(record)
+            print(f"rescored {name} seed {seed}", flush=True)
         return 0
     done = 0
     while not args.max_runs or done < args.max_runs:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nlgan.data.pairs import pairs_factors, pairs_images
+from nlgan.data.pairs import Factors, pairs_factors, pairs_images, render
 from nlgan.metrics.pairs_ruler import asymmetry, factor_rows, measure, twins
 from nlgan.metrics.pairs_score import factor_fd, score_pairs, shares
 from nlgan.metrics.scoring import evaluate
@@ -53,9 +53,11 @@ def test_invalid_images_are_counted_as_such(real):
     blank = np.full_like(images[:4], 128)  # nothing in either half
     two = images[:4].copy()
     two[:, 0:3, 0:3] = [255, 0, 0]  # a second object in the left half
-    m = measure(np.concatenate([blank, two]))
+    # one disk across the middle: the split cuts it in two mirrored halves, yet it is one object
+    middle = render(Factors(*[np.array([v]) for v in (0, 0.3, 5.0, 15.5, 15.0)]))
+    m = measure(np.concatenate([blank, two, middle]))
     assert not m.valid.all(1).any()
-    assert shares(m, np.zeros(8, dtype=np.int64))["pairs_class"] == 0.0
+    assert shares(m, np.zeros(9, dtype=np.int64))["pairs_class"] == 0.0
 
 
 def test_scores_against_the_real_distribution(real):
