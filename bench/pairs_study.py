@@ -153,6 +153,45 @@ def score(run_dir: Path, grid_name: str | None) -> dict:
     return {k: v for k, v in scores.items() if k != "n"}
 
 
+def attention_figure(run: Path, out: Path, tries: int = 64) -> str:
+    """``nlgan attention`` for the first sample (over seeds) that the ruler reads as a twin,
+    with the query on the centre of its left object: does it look at the other twin?"""
+    import torch
+
+    from nlgan.metrics.pairs_ruler import measure, twins
+    from nlgan.sampling import forward_images, latents_for, load_generator
+
+    G, cfg = load_generator(run, ema=True, device="cpu")
+    for seed in range(tries):
+        z, y = latents_for(0, 1, cfg.model.z_dim, cfg.model.num_classes, seed)
+        with torch.no_grad():
+            image = forward_images(G, z, y)  # [1, 3, 32, 32] in [0, 1]
+        m = measure((image * 255).round().to(torch.uint8).numpy())
+        if twins(m)[0]:
+            break
+    else:
+        return f"no twin among the first {tries} samples"
+    x, yy = (m.x[0, 0] + 0.5) / 32, (m.y[0, 0] + 0.5) / 32  # pixel centre -> image fraction
+    command = [
+        sys.executable,
+        "-m",
+        "nlgan.cli",
+        "attention",
+        str(run),
+        "--grid",
+        str(out),
+        "--n",
+        "1",
+        "--seed",
+        str(seed),
+        "--queries",
+        f"{x:.3f},{yy:.3f}",
+        "--overwrite",
+    ]
+    subprocess.run(command, check=True, cwd=ROOT)  # fmt: skip
+    return f"seed {seed}, query ({x:.3f}, {yy:.3f}) on the left twin"
+
+
 def _claim(run: tuple[str, list[str], int]) -> bool:
     """Take a run for this call (False when another call has it): an exclusive claim file."""
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -193,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     parser.add_argument("--max-runs", type=int, default=0, help="stop after this many (0 = all)")
+    parser.add_argument("--attention", default="", help="RUN: draw its attention on a twin")
     parser.add_argument(
         "--rescore", action="store_true",
         help="score every finished run again (after a change of the ruler) and stop",
@@ -200,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.table:
         print(table(load_results()))
+        return 0
+    if args.attention:
+        print(attention_figure(Path(args.attention), IMAGES / "attention.png"))
         return 0
     if args.rescore:
         for (name, seed), record in load_results().items():

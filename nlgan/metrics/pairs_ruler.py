@@ -6,8 +6,8 @@ Each half (columns 0-15, and 16-31 mirrored into left-hand coordinates) is read 
   one channel at 255 and one at 0, so full coverage is 1 whatever the hue;
 - the objects are the 8-connected components of ``α >= 0.5`` with at least ``MIN_AREA`` pixels;
   a half is valid when it holds exactly one, centred at most :data:`MAX_X` (left-hand
-  coordinates; the spec puts centres at 6-11), so one blob across the middle, cut in two by
-  the split, is not read as two objects;
+  coordinates; the spec puts centres at 6-11) and of a size in :data:`SIZES` (the spec's 3-5),
+  so one blob across the middle, cut in two by the split, is not read as two objects;
 - that object (its component grown by one pixel) gives area ``A = Σα``, the α-weighted centroid,
   and the colour by least squares (``v - 128 = α (c - 128)``), hence the hue;
 - the shape is the class whose exact rendering (the data set's own renderer, with the size
@@ -28,7 +28,10 @@ from nlgan.data.pairs import GREY, NUM_CLASSES, SIZE, coverage
 
 MIN_AREA = 3  # pixels of α >= 0.5 below which a component is a speck, not an object
 HALF = SIZE // 2
-MAX_X = 12.0  # a valid object's centre column, left-hand: the spec's 11, plus a pixel
+# A valid object's centre column (left-hand) and size: the spec's x <= 11 and s in [3, 5], with
+# room for the ruler's error on real images (under 0.2 px) and for a generator's slop.
+MAX_X = 11.5
+SIZES = (2.0, 6.0)
 # Area of each shape over s² (disk, square 1.7s side, triangle 2s base x 1.8s height, plus).
 AREAS = np.array([np.pi, 1.7**2, 1.8, 20.0 / 9.0])
 CENTROID_DY = np.array([0.0, 0.0, 0.2, 0.0])  # centroid minus centre, over s (the triangle's)
@@ -40,7 +43,7 @@ TOLERANCES = {"hue": 0.05, "size": 0.5, "x": 1.0, "y": 1.0}
 class Measured:
     """The ruler's reading of N images: per image and half (0 left, 1 right, mirrored)."""
 
-    valid: np.ndarray  # bool [N, 2]: exactly one object in the half, centred x <= MAX_X
+    valid: np.ndarray  # bool [N, 2]: one object in the half, x <= MAX_X, size within SIZES
     shape: np.ndarray  # int64 [N, 2]: class of the object (-1 where not valid)
     hue: np.ndarray  # float [N, 2] in [0, 1)
     size: np.ndarray  # float [N, 2] half-extent s
@@ -119,7 +122,7 @@ def measure(images: np.ndarray) -> Measured:
         + np.einsum("mhw,mhwc->mc", a, maps - GREY) / np.maximum((a * a).sum((1, 2)), 1e-9)[:, None]
     )
     shape, size, x, y, fit = _fit_shapes(a, area, cx, cy, valid)
-    valid = valid & (x <= MAX_X)
+    valid = valid & (x <= MAX_X) & (size >= SIZES[0]) & (size <= SIZES[1])
     out = {
         "valid": valid, "shape": np.where(valid, shape, -1), "hue": _hue(colour),
         "size": size, "x": x, "y": y, "fit": fit,

@@ -54,10 +54,11 @@ def test_invalid_images_are_counted_as_such(real):
     two = images[:4].copy()
     two[:, 0:3, 0:3] = [255, 0, 0]  # a second object in the left half
     # one disk across the middle: the split cuts it in two mirrored halves, yet it is one object
-    middle = render(Factors(*[np.array([v]) for v in (0, 0.3, 5.0, 15.5, 15.0)]))
+    middle = render(Factors(*[np.array(v) for v in ([0, 0], [0.3, 0.6], [5, 9], [15.5, 15.5],
+                                                        [15, 15])]))  # fmt: skip
     m = measure(np.concatenate([blank, two, middle]))
     assert not m.valid.all(1).any()
-    assert shares(m, np.zeros(9, dtype=np.int64))["pairs_class"] == 0.0
+    assert shares(m, np.zeros(10, dtype=np.int64))["pairs_class"] == 0.0
 
 
 def test_scores_against_the_real_distribution(real):
