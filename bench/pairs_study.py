@@ -32,7 +32,7 @@ IMAGES = ROOT / "docs" / "img" / "pairs"
 RUNS = Path(os.environ.get("PAIRS_STUDY_RUNS", "/tmp/pairs-study"))
 N_SAMPLES = 1000
 # The same for every row: the study's budget (fixed steps) on top of the preset.
-STUDY = ("train.steps=600", "train.ckpt_every=200", "train.sample_every=0", "train.log_every=50")
+STUDY = ("train.steps=2400", "train.ckpt_every=600", "train.sample_every=0", "train.log_every=50")
 # D at a 32x32 input has no 32x32 map (its first block halves it), so "32" puts G's attention at
 # 32 and D's at its largest map, 16.
 PLACEMENT = {
@@ -53,7 +53,8 @@ def _attn(g: tuple[int, ...], d: tuple[int, ...]) -> list[str]:
 
 
 def load_results() -> dict[tuple[str, int], dict]:
-    """Every finished run: (row, seed) -> its JSON."""
+    """Every finished run: (row, seed) -> its JSON (runs of an earlier budget live in
+    sub-folders, e.g. ``pilot-600/``, and are not read)."""
     out = {}
     for path in sorted(RESULTS.glob("*.json")):
         record = json.loads(path.read_text())
