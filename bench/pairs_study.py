@@ -154,24 +154,30 @@ def score(run_dir: Path, grid_name: str | None) -> dict:
     return {k: v for k, v in scores.items() if k != "n"}
 
 
-def attention_figure(run: Path, out: Path, tries: int = 64) -> str:
-    """``nlgan attention`` for the first sample (over seeds) that the ruler reads as a twin,
-    with the query on the centre of its left object: does it look at the other twin?"""
+def attention_figure(run: Path, out: Path, tries: int = 1000) -> str:
+    """``nlgan attention`` for the first sample (over seeds) that the ruler reads as a twin (else
+    as valid), with the query on the centre of its left object: does it look at the other one?"""
     import torch
 
     from nlgan.metrics.pairs_ruler import measure, twins
     from nlgan.sampling import forward_images, latents_for, load_generator
 
     G, cfg = load_generator(run, ema=True, device="cpu")
+    found = {}
     for seed in range(tries):
         z, y = latents_for(0, 1, cfg.model.z_dim, cfg.model.num_classes, seed)
         with torch.no_grad():
             image = forward_images(G, z, y)  # [1, 3, 32, 32] in [0, 1]
         m = measure((image * 255).round().to(torch.uint8).numpy())
         if twins(m)[0]:
+            found["twin"] = (seed, m)
             break
-    else:
-        return f"no twin among the first {tries} samples"
+        if m.valid.all(1)[0] and "valid" not in found:
+            found["valid"] = (seed, m)
+    if not found:
+        return f"no valid sample among the first {tries}"
+    kind = "twin" if "twin" in found else "valid"
+    seed, m = found[kind]
     x, yy = (m.x[0, 0] + 0.5) / 32, (m.y[0, 0] + 0.5) / 32  # pixel centre -> image fraction
     command = [
         sys.executable,
@@ -190,7 +196,7 @@ def attention_figure(run: Path, out: Path, tries: int = 64) -> str:
         "--overwrite",
     ]
     subprocess.run(command, check=True, cwd=ROOT)  # fmt: skip
-    return f"seed {seed}, query ({x:.3f}, {yy:.3f}) on the left twin"
+    return f"seed {seed} ({kind} sample), query ({x:.3f}, {yy:.3f}) on the left object"
 
 
 def _claim(run: tuple[str, list[str], int]) -> bool:
