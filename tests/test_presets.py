@@ -81,3 +81,19 @@ def test_digits_builds_small_models_with_attention():
 
     n = sum(p.numel() for net in (Generator, Discriminator) for p in net(cfg.model).parameters())
     assert n < 2_000_000  # small enough for a few minutes on two CPU cores
+
+
+def test_pairs32_is_the_colour_benchmark_with_attention():
+    cfg = load_preset("pairs32")
+    assert cfg.data.name == "pairs" and (cfg.data.size, cfg.data.seed) == (10000, 0)
+    m = cfg.model
+    assert (m.resolution, m.num_classes, m.img_channels) == (32, 4, 3)
+    assert m.g_attn_resolutions == (16,) and m.d_attn_resolutions == (16,)
+    assert cfg.train.steps == 2400 and cfg.train.cpu_threads == 1
+    import torch
+
+    from nlgan.models import Discriminator, Generator
+
+    G, D = Generator(m).eval(), Discriminator(m)
+    x = G(torch.randn(2, m.z_dim), torch.tensor([0, 3]))
+    assert x.shape == (2, 3, 32, 32) and D(x, torch.tensor([0, 3])).shape[0] == 2

@@ -22,7 +22,7 @@ import click
 
 from nlgan.commands.common import SEED, device_option
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE, RESIZE_MODES, UNKNOWN
-from nlgan.metrics.table import METRICS, check_backbone, check_metrics
+from nlgan.metrics.table import METRICS, check_backbone, check_metrics, needs_backbone
 
 RUN_SUFFIXES = (".pt", ".safetensors")
 DEFAULT_RUN_N = 50_000
@@ -112,20 +112,25 @@ def _check(req: FidRequest) -> tuple[str, ...]:
     return names
 
 
-def _open_source(req: FidRequest, device: str):
-    """SOURCE as an image source: a run's EMA generator, or image files."""
+def _open_source(req: FidRequest, device: str) -> tuple[Any, dict[str, int]]:
+    """SOURCE as an image source (a run's EMA generator, or image files), and the metric
+    options its run implies (the pairs ruler's training set)."""
     from nlgan.hub.remote import is_hub_source
     from nlgan.metrics.opening import open_images
     from nlgan.metrics.sources import generator_source
 
     src = req.source if is_hub_source(req.source) else Path(req.source).expanduser()
     if not _is_run(src):
-        return open_images(src, resolution=req.resolution)
+        return open_images(src, resolution=req.resolution), {}
     from nlgan.sampling import load_generator
 
-    G, _ = load_generator(src, ema=True, device=device)
+    G, cfg = load_generator(src, ema=True, device=device)
     n = req.n or DEFAULT_RUN_N
-    return generator_source(G, n, req.seed, req.truncation, description=f"G_ema of {src}")
+    options = {}
+    if cfg is not None and cfg.data.name == "pairs":
+        options = {"pairs_seed": cfg.data.seed, "pairs_size": cfg.data.size}
+    source = generator_source(G, n, req.seed, req.truncation, description=f"G_ema of {src}")
+    return source, options
 
 
 def _stats_against_stats(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, Any]:
@@ -219,7 +224,7 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
     from nlgan.metrics.sources import CallableSource
     from nlgan.metrics.stats import is_stats_file, save_stats, stats_made_with
 
-    images = _open_source(req, device)
+    images, run_options = _open_source(req, device)
     images.check_length(req.n or 0)
     reference: Any = req.reference
     stats_reference = reference is not None and is_stats_file(reference)
@@ -228,8 +233,10 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
         _check_stats_reference(reference, names)
     elif reference is not None:
         reference = open_images(reference, resolution=req.resolution)
-    extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
-    if stats_reference:  # now that the network's hash is known
+    extractor = None  # the pixel rulers (pairs) need no feature network
+    if req.stats_out or needs_backbone(names):
+        extractor = load_backbone(req.backbone, device, req.resize, req.inception_weights)
+    if stats_reference and extractor is not None:  # now that the network's hash is known
         made_with = stats_made_with(reference)
         check_reference_mode(reference, req.resize, made_with, extractor.info.get("hash") or "")
     if req.stats_out:
@@ -244,7 +251,7 @@ def _score(req: FidRequest, names: tuple[str, ...], device: str) -> dict[str, An
         progress=True,
     )  # fmt: skip
     n = req.n or len(images)
-    options = {"prdc_k": req.prdc_k, "is_splits": req.is_splits}
+    options = {"prdc_k": req.prdc_k, "is_splits": req.is_splits, **run_options}
     scores = evaluate(
         images, ref, names, n=n, batch_size=req.batch_size, extractor=extractor,
         use_cache=not req.no_cache, progress=True, **options,

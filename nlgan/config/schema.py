@@ -95,8 +95,8 @@ class ModelConfig:
 class DataConfig:
     """Where training images come from. Image size and channels follow the model config."""
 
-    # digits | folder | npy (nlgan prepare) | cifar10 | cifar100 | none (imported weights, no
-    # training data named)
+    # digits | pairs | folder | npy (nlgan prepare) | cifar10 | cifar100 | none (imported
+    # weights, no training data named)
     name: str = "digits"
     root: str = ""  # image folder, or the CIFAR root that holds cifar-10-batches-py/
     download: bool = False  # CIFAR only: download into root when missing (needs internet)
@@ -104,11 +104,17 @@ class DataConfig:
     num_workers: int = 0
     subset: int = 0  # > 0: train on this many images of every class (nlgan/subset.py); 0 = all
     subset_seed: int = 0  # which images; apart from train.seed so every seed sees the same ones
+    # pairs (nlgan/data/pairs.py): the training set is images [0, size) drawn from seed
+    size: int = 10000
+    seed: int = 0
 
     def __post_init__(self) -> None:
         _check_choice(
-            "data.name", self.name, ("digits", "folder", "npy", "cifar10", "cifar100", "none")
+            "data.name",
+            self.name,
+            ("digits", "pairs", "folder", "npy", "cifar10", "cifar100", "none"),
         )
+        _check(self.size > 0, "data.size must be > 0 (images of the pairs training set)")
         _check(
             self.name not in ("folder", "npy") or bool(self.root),
             f"data.root is empty: data.name={self.name} needs --set data.root=PATH",
@@ -285,4 +291,9 @@ class Config:
             self.data.name != "digits" or self.model.num_classes in (0, 10),
             f"model.num_classes={self.model.num_classes}: the digits data set has 10 classes "
             "(use 10, or 0 for unconditional)",
+        )
+        _check(
+            self.data.name != "pairs" or self.model.num_classes in (0, 4),
+            f"model.num_classes={self.model.num_classes}: the pairs data set has 4 classes "
+            "(use 4, or 0 for unconditional)",
         )

@@ -7,7 +7,7 @@
 unconditional model (``model.num_classes=0``) may train on labelled data; it ignores ``y``.
 
 The data sets themselves: :mod:`~nlgan.data.folders` (image folders),
-:mod:`~nlgan.data.builtin` (CIFAR, digits), :mod:`~nlgan.data.prepared` (``nlgan prepare``'s
+:mod:`~nlgan.data.builtin` (CIFAR, digits, pairs), :mod:`~nlgan.data.prepared` (``nlgan prepare``'s
 ``.npy``); :mod:`~nlgan.data.subset` takes ``data.subset`` images of every class.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from torch.utils.data import Dataset
 
 from nlgan.config import DataConfig, ModelConfig
-from nlgan.data.builtin import CIFAR_SETS, build_cifar, build_digits
+from nlgan.data.builtin import CIFAR_SETS, build_cifar, build_digits, build_pairs
 from nlgan.data.folders import ImageFolder, build_image_folder
 from nlgan.data.prepared import NpyImages
 from nlgan.data.subset import take_subset
@@ -32,6 +32,8 @@ def build_dataset(data: DataConfig, model: ModelConfig) -> Dataset:
 def _build_full(data: DataConfig, model: ModelConfig) -> TensorImages | ImageFolder:
     if data.name == "digits":
         return build_digits(model, data.hflip)
+    if data.name == "pairs":
+        return build_pairs(model, data.size, data.seed, data.hflip)
     if data.name == "folder":
         return build_image_folder(data.root, model, data.hflip)
     if data.name == "npy":
@@ -51,5 +53,5 @@ def _build_full(data: DataConfig, model: ModelConfig) -> TensorImages | ImageFol
             "give it with --set data.name=folder --set data.root=PATH (or cifar10 / cifar100)"
         )
     raise DataError(
-        f"data.name={data.name!r}: choose one of digits, folder, npy, cifar10, cifar100"
+        f"data.name={data.name!r}: choose one of digits, pairs, folder, npy, cifar10, cifar100"
     )

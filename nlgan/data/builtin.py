@@ -1,5 +1,5 @@
-"""The named data sets: CIFAR-10/100 (from a folder, downloaded only when asked) and the
-built-in offline digits (scikit-learn's 8x8 digits, upsampled)."""
+"""The named data sets: CIFAR-10/100 (from a folder, downloaded only when asked), the built-in
+offline digits (scikit-learn's 8x8 digits, upsampled) and the procedural pairs."""
 
 from __future__ import annotations
 
@@ -83,3 +83,15 @@ def build_digits(model: ModelConfig, hflip: bool = False) -> TensorImages:
     _check_classes("digits", 10, model)
     images, labels = digits_images(model.resolution)
     return TensorImages(images, labels, 10, model.resolution, model.img_channels, hflip)
+
+
+def build_pairs(model: ModelConfig, size: int, seed: int, hflip: bool = False) -> TensorImages:
+    """The ``pairs`` training set: images [0, size) of ``seed``, rendered into memory."""
+    from nlgan.data.pairs import NUM_CLASSES, pairs_images
+
+    _check_classes("pairs", NUM_CLASSES, model)
+    images, labels = pairs_images(seed, 0, size)  # [N, 32, 32, 3] uint8
+    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # [N, 3, 32, 32]
+    return TensorImages(
+        images, torch.from_numpy(labels), NUM_CLASSES, model.resolution, model.img_channels, hflip
+    )

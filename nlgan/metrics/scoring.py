@@ -20,7 +20,14 @@ from nlgan.metrics.inception import FeatureExtractor
 from nlgan.metrics.reference import Reference, open_reference
 from nlgan.metrics.sources import ImageSource
 from nlgan.metrics.stats import Stats
-from nlgan.metrics.table import METRICS, MetricOptions, check_metrics, needs, reference_needs
+from nlgan.metrics.table import (
+    METRICS,
+    MetricOptions,
+    check_metrics,
+    needs,
+    needs_backbone,
+    reference_needs,
+)
 
 
 def prepare_reference(
@@ -86,7 +93,7 @@ def evaluate(
     opts = MetricOptions(**options)
     if reference is None and reference_needs(metrics):
         prepare_reference(None, metrics, extractor)  # the one-line error naming the metrics
-    if extractor is None:
+    if extractor is None and needs_backbone(metrics):
         from nlgan.metrics.inception import load_inception
         from nlgan.metrics.protocol import DEFAULT_RESIZE
 
@@ -108,13 +115,14 @@ def evaluate(
     wanted = needs(metrics)
     generated = extract(
         source,
-        extractor,
+        extractor if needs_backbone(metrics) else None,
         n=n,
         batch_size=batch_size,
         stats="stats" in wanted,
         features="features" in wanted,
         logits="logits" in wanted,
         labels="labels" in wanted,
+        images="images" in wanted,
         group=process_group,
         progress=progress,
     )
@@ -127,7 +135,7 @@ def evaluate(
 def describe(
     metrics: str | tuple[str, ...],
     n: int,
-    extractor: FeatureExtractor,
+    extractor: FeatureExtractor | None,
     reference: Reference | None,
     source: ImageSource | None = None,
     seed: int | None = None,
@@ -141,7 +149,10 @@ def describe(
     from nlgan.metrics.backbones import backbone_info
     from nlgan.metrics.protocol import protocol
 
-    backbone = backbone_info(extractor)
+    if extractor is None:  # pixel rulers alone: no feature network took part
+        backbone = {"name": None, "identity": None, "hash": None}
+    else:
+        backbone = backbone_info(extractor)
     return protocol(
         metrics=check_metrics(metrics),
         n=n,

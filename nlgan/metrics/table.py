@@ -6,7 +6,9 @@ printed table all read :data:`METRICS`. Adding a metric means one :class:`Metric
 
 What a metric needs, on each side:
 - ``needs`` (generated side): ``stats`` (mean / covariance), ``features`` (every feature row),
-  ``logits`` (the Inception's class logits) and ``labels`` (the class of every sample);
+  ``logits`` (the Inception's class logits), ``labels`` (the class of every sample) and
+  ``images`` (the uint8 images themselves, for rulers that read pixels: ``pairs``); a metric
+  that needs none of the first three loads no feature network;
 - ``reference``: ``""`` (none), ``"stats"`` (a statistics ``.npz`` is enough), ``"features"``
   (reference images) or ``"classes"`` (labelled reference images, per-class statistics).
 
@@ -34,6 +36,8 @@ class MetricOptions:
     infinity_points: int = 15  # FID∞ / IS∞: subset sizes from n / 10 (FID∞: >= 2.4 d) to n
     seed: int = 2020  # IS shuffle, KID subsets, FID∞ / IS∞ subsets (torch-fidelity's seed)
     prdc_chunk_rows: int = 0  # PRDC rows per distance chunk; 0 = about 128 MB of distances
+    pairs_seed: int = 0  # pairs: the training set scored against (data.seed ...
+    pairs_size: int = 10000  # ... and data.size of the run)
 
     def as_record(self) -> dict[str, int]:
         """The options as plain data (for the protocol record)."""
@@ -105,6 +109,28 @@ def _is_inf(gen: Any, ref: Any, opts: MetricOptions, group: Any) -> Scores:
     return {"is_inf": is_infinity(gen.logits, opts.infinity_points, opts.seed)}
 
 
+def _pairs(gen: Any, ref: Any, opts: MetricOptions, group: Any) -> Scores:
+    from nlgan.metrics.distributed import on_rank0
+    from nlgan.metrics.pairs_score import score_pairs
+
+    # every rank holds all images (gathered); one scores, all receive the numbers
+    return on_rank0(
+        lambda: score_pairs(gen.images, gen.labels, opts.pairs_seed, opts.pairs_size), group
+    )
+
+
+def _pairs_rows(s: Scores) -> list[tuple[str, str]]:
+    return [
+        ("twin", f"{s['pairs_twin']:.4f}"),
+        ("valid", f"{s['pairs_valid']:.4f}"),
+        ("class accuracy", f"{s['pairs_class']:.4f}"),
+        ("asymmetry", f"{s['pairs_asymmetry']:.4f}"),
+        ("factor FD", f"{s['pairs_fd']:.4f}  (floor {s['pairs_fd_floor']:.4f}, "
+                      f"{s['pairs_fd_ratio']:.2f}x)"),
+        ("memorised", f"{s['pairs_memorised']:.4f}"),
+    ]  # fmt: skip
+
+
 def _ifid_rows(s: Scores) -> list[tuple[str, str]]:
     per_class = s["ifid_per_class"]
     shown = " ".join(f"{v:.2f}" for v in per_class) if len(per_class) <= 10 else "see --json"
@@ -149,6 +175,12 @@ METRICS: dict[str, Metric] = {
             "is_inf", "IS∞", frozenset({"logits"}), "", {"is_inf": "higher"}, _is_inf,
             lambda s: [("IS∞", f"{s['is_inf']:.4f}")],
         ),
+        Metric(
+            "pairs", "pairs ruler", frozenset({"images", "labels"}), "",
+            {"pairs_twin": "higher", "pairs_class": "higher", "pairs_valid": "higher",
+             "pairs_fd_ratio": "lower"},
+            _pairs, _pairs_rows,
+        ),
     )
 }  # fmt: skip
 
@@ -168,6 +200,11 @@ def check_metrics(metrics: str | tuple[str, ...] | list[str]) -> tuple[str, ...]
 def needs(metrics: tuple[str, ...]) -> frozenset[str]:
     """What the generated side must produce for all of ``metrics``."""
     return frozenset().union(*(METRICS[m].needs for m in metrics))
+
+
+def needs_backbone(metrics: tuple[str, ...]) -> bool:
+    """Whether ``metrics`` need a feature network at all (the pixel rulers do not)."""
+    return bool(needs(metrics) & {"stats", "features", "logits"}) or bool(reference_needs(metrics))
 
 
 def reference_needs(metrics: tuple[str, ...]) -> frozenset[str]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nlgan.config import ConfigError, EvalConfig
+from nlgan.config import ConfigError, DataConfig, EvalConfig
 from nlgan.metrics.backbones import BackboneError, backbone_info, load_backbone
 from nlgan.metrics.inception import load_inception
 from nlgan.metrics.infinity import fid_infinity_min_n
@@ -27,7 +27,7 @@ from nlgan.metrics.protocol import DEFAULT_BACKBONE, check_reference_mode, recor
 from nlgan.metrics.scoring import describe, evaluate, prepare_reference
 from nlgan.metrics.sources import SourceError, generator_source
 from nlgan.metrics.stats import Stats, StatsError, is_stats_file, stats_made_with
-from nlgan.metrics.table import best_key
+from nlgan.metrics.table import best_key, needs_backbone
 from nlgan.metrics.weights import InceptionWeightsError
 
 # Fixed latents, so scores at different steps compare the same z; the same default seed as
@@ -38,16 +38,20 @@ EVAL_SEED = 0
 class PeriodicEval:
     """Scores a generator with the metrics of ``eval``; set up once, called every eval.every."""
 
-    def __init__(self, cfg: EvalConfig, device: torch.device):
+    def __init__(self, cfg: EvalConfig, device: torch.device, data: DataConfig | None = None):
         self.cfg, self.device = cfg, device
         self.options = {"prdc_k": cfg.prdc_k}
+        if data is not None and data.name == "pairs":  # the ruler's training set is the run's
+            self.options.update(pairs_seed=data.seed, pairs_size=data.size)
         try:
-            if cfg.backbone == DEFAULT_BACKBONE:
+            if not needs_backbone(cfg.metrics):  # pixel rulers (pairs): no feature network
+                self.extractor = None
+            elif cfg.backbone == DEFAULT_BACKBONE:
                 weights = cfg.inception_weights or None
                 self.extractor = load_inception(weights, device=device, resize=cfg.resize)
             else:
                 self.extractor = load_backbone(cfg.backbone, device, cfg.resize)
-            if cfg.reference and is_stats_file(cfg.reference):
+            if self.extractor is not None and cfg.reference and is_stats_file(cfg.reference):
                 made_with = stats_made_with(cfg.reference)
                 hash_ = backbone_info(self.extractor).get("hash") or ""
                 check_reference_mode(cfg.reference, cfg.resize, made_with, hash_)
@@ -58,9 +62,9 @@ class PeriodicEval:
             InceptionWeightsError, BackboneError, SourceError, StatsError, OSError, ValueError
         ) as err:  # fmt: skip
             raise ConfigError(f"eval: {str(err).splitlines()[0]}") from None
-        if self.reference is not None and getattr(self.reference, "stats", None) is not None:
+        if self.extractor is not None and getattr(self.reference, "stats", None) is not None:
             _check_reference(self.reference.stats, self.extractor.feature_dim, cfg.reference)
-        need = fid_infinity_min_n(self.extractor.feature_dim)
+        need = fid_infinity_min_n(self.extractor.feature_dim) if self.extractor else 0
         if "fid_inf" in cfg.metrics and cfg.n < need:  # before training, not at every eval
             raise ConfigError(
                 f"eval.n={cfg.n}: FID∞ of {self.extractor.feature_dim}-d features needs "

@@ -116,7 +116,7 @@ class Trainer:
         if cfg.eval.every:  # first: a bad reference or missing weights fail before any work
             from nlgan.train.evaluation import BestScore, PeriodicEval  # Inception when asked
 
-            self.evaluator = PeriodicEval(cfg.eval, acc.device)
+            self.evaluator = PeriodicEval(cfg.eval, acc.device, cfg.data)
             saved = state.get("eval_best") if state else None
             self.best = BestScore(cfg.eval, saved, self.evaluator.protocol)
             if self.best.notice:

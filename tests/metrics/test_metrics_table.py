@@ -44,12 +44,16 @@ def test_every_metric_has_a_table_row_and_a_best_direction():
         "n": 10, "fid": 1.0, "is_mean": 2.0, "is_std": 0.1, "kid_mean": 0.01, "kid_std": 0.001,
         "kid_subset_size": 10, "precision": 0.5, "recall": 0.4, "density": 0.9, "coverage": 0.3,
         "prdc_k": 5, "ifid": 3.0, "ifid_per_class": [2.0, 4.0], "fid_inf": 0.9, "is_inf": 2.1,
+        "pairs_twin": 0.9, "pairs_valid": 0.95, "pairs_class": 0.93, "pairs_asymmetry": 0.1,
+        "pairs_fd": 0.2, "pairs_fd_floor": 0.1, "pairs_fd_ratio": 2.0, "pairs_memorised": 0.05,
     }  # fmt: skip
     lines = format_table(scores).splitlines()
     labels = [line.split("  ")[0].strip() for line in lines]
     assert labels == ["FID", "IS", "KID", "precision (k=5)", "recall (k=5)", "density (k=5)",
-                      "coverage (k=5)", "iFID", "FID∞", "IS∞", "samples"]  # fmt: skip
+                      "coverage (k=5)", "iFID", "FID∞", "IS∞", "twin", "valid", "class accuracy",
+                      "asymmetry", "factor FD", "memorised", "samples"]  # fmt: skip
     assert "mean of 2 classes: 2.00 4.00" in lines[7]
+    assert lines[14].split("  ", 1)[1].strip() == "0.2000  (floor 0.1000, 2.00x)"
     for name, metric in METRICS.items():
         for key, better in metric.better.items():
             assert better in ("lower", "higher") and key in scores, (name, key)
