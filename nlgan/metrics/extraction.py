@@ -42,7 +42,7 @@ def extract(
     logits: bool = False,
     group: dist.ProcessGroup | None = None,
     progress: bool = False,
-    labels: bool = False,
+    labels: bool | str = False,
     images: bool = False,
 ) -> Extracted:
     """Run ``extractor`` over images [0, n) of ``source`` (split across processes); keep the
@@ -103,14 +103,15 @@ def extract(
     )
 
 
-def _labels(source: ImageSource, wanted: bool) -> np.ndarray | None:
-    """The source's classes when ``wanted`` (an error when it has none)."""
+def _labels(source: ImageSource, wanted: bool | str) -> np.ndarray | None:
+    """The source's classes when ``wanted`` (the names of the metrics that need them, or
+    True); an error naming those metrics when it has none."""
     classes = source.labels() if wanted else None
     if wanted and classes is None:
+        who = wanted if isinstance(wanted, str) else "this metric"
         raise SourceError(
-            f"{source.description}: this metric needs the class of every image (iFID, pairs): "
-            "score a conditional run, a folder with one sub-folder per class, or a .npz with "
-            "'labels'"
+            f"{source.description}: {who} needs the class of every generated image: score a "
+            "conditional run, a folder with one sub-folder per class, or a .npz with 'labels'"
         )
     return classes
 

@@ -121,7 +121,8 @@ def evaluate(
         stats="stats" in wanted,
         features="features" in wanted,
         logits="logits" in wanted,
-        labels="labels" in wanted,
+        # which metrics need the classes, named in the error when the source has none
+        labels=", ".join(METRICS[m].title for m in metrics if "labels" in METRICS[m].needs),
         images="images" in wanted,
         group=process_group,
         progress=progress,
