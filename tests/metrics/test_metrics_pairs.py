@@ -112,3 +112,34 @@ def test_training_logs_the_ruler(tmp_path, monkeypatch):
     scores = next(d for d in logged if "eval/pairs_twin" in d)
     assert scores["step"] == 2 and 0.0 <= scores["eval/pairs_valid"] <= 1.0
     assert {"eval/pairs_fd_ratio", "eval/pairs_memorised", "eval/pairs_asymmetry"} <= set(scores)
+
+
+def _two_process_worker(rank: int, world: int, tmp: str) -> None:
+    import json
+
+    import torch.distributed as dist
+
+    from gloo import join_gloo_group
+
+    join_gloo_group(rank, world, tmp)
+    images, labels = pairs_images(11, 40, 71)  # 31: the two shards differ in size
+    source = TensorSource(torch.from_numpy(images).permute(0, 3, 1, 2), "real", labels)
+    out = evaluate(source, metrics="pairs", batch_size=8, process_group=dist.group.WORLD,
+                   pairs_seed=11, pairs_size=40)  # fmt: skip
+    with open(f"{tmp}/scores-{rank}.json", "w") as f:
+        json.dump(out, f)
+    dist.destroy_process_group()
+
+
+def test_two_processes_score_like_one(tmp_path):
+    import json
+
+    import torch.multiprocessing as mp
+
+    mp.spawn(_two_process_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+    images, labels = pairs_images(11, 40, 71)
+    source = TensorSource(torch.from_numpy(images).permute(0, 3, 1, 2), "real", labels)
+    single = evaluate(source, metrics="pairs", batch_size=8, pairs_seed=11, pairs_size=40)
+    for rank in range(2):
+        scores = json.loads((tmp_path / f"scores-{rank}.json").read_text())
+        assert scores == pytest.approx(single, rel=1e-9), rank
