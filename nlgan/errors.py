@@ -16,3 +16,10 @@ class NlganError(Exception):
 
 class SamplingError(NlganError, ValueError):
     """A sampling request does not fit the generator (class ids, truncation, counts, ...)."""
+
+
+def first_line(err: BaseException) -> str:
+    """An exception's first line of text, or its type's name when it has none: what a one-line
+    message quotes of an error it reports."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

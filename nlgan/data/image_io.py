@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from nlgan.errors import NlganError
+from nlgan.errors import NlganError, first_line
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 _TIFF_BITS, _TIFF_FORMAT = 258, 339  # BitsPerSample, SampleFormat (1 unsigned, 2 signed)
@@ -74,7 +74,7 @@ def open_image(path: str | Path, mode: str = "RGB") -> Image.Image:
             "shrink it, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust it"
         ) from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise ImageReadError(f"{path}: not a readable image ({reason})") from None
     grey = Image.fromarray((unit * 255.0).round().astype(np.uint8), mode="L")
     return grey if mode == "L" else grey.convert(mode)

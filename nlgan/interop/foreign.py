@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from nlgan.errors import NlganError
+from nlgan.errors import NlganError, first_line
 
 
 class InteropError(NlganError, ValueError):
@@ -123,8 +123,7 @@ def what_failed(err: BaseException) -> str:
 
 
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
+    return first_line(err)[:200]
 
 
 # --------------------------------------------------------------------------- tensor transfer

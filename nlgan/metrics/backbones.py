@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from nlgan.errors import first_line
 from nlgan.metrics.inception import FeatureExtractor, exact_float32, load_inception
 from nlgan.metrics.protocol import DEFAULT_BACKBONE, DEFAULT_RESIZE
 from nlgan.metrics.resize import resize_mode, to_rgb_float
@@ -88,7 +89,7 @@ def _archive(path: Path, device: torch.device) -> tuple[Callable, dict[str, Any]
                 warnings.simplefilter("ignore", FutureWarning)
                 module = torch.jit.load(str(path), map_location=device).eval()
     except (RuntimeError, ValueError, KeyError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise BackboneError(
             f"--backbone {path}: not a {'torch.export archive' if exported else 'TorchScript file'}"
             f" ({first[:150]}); save one with torch.export.save (.pt2) or torch.jit.save, or use "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from nlgan.errors import NlganError
+from nlgan.errors import NlganError, first_line
 
 ENV_VAR = "NLGAN_INCEPTION_WEIGHTS"
 FILENAMES = (
@@ -86,7 +86,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated / foreign files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise InceptionWeightsError(
             f"{path}: not a readable PyTorch weights file ({first}); re-download it from {URL}"
         ) from None

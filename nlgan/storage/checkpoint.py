@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from nlgan import __version__
-from nlgan.errors import NlganError
+from nlgan.errors import NlganError, first_line
 from nlgan.storage.files import atomic_path
 from nlgan.storage.rundir import RunDir, run_root
 
@@ -116,7 +116,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for truncated / foreign files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({reason[:200]}); "
             "it may be damaged or not written by nlgan — use another checkpoint of the run"

@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nlgan.config import Config, config_to_dict, save_config
-from nlgan.errors import NlganError
+from nlgan.errors import NlganError, first_line
 from nlgan.sampling import class_grid, save_grid
 from nlgan.storage.checkpoint import best_checkpoint_path, save_checkpoint
 from nlgan.storage.rundir import RunDir
@@ -119,7 +119,7 @@ class Periodic:
             self.score(ema_G, step, best_state, bar)
         except (NlganError, RuntimeError, ValueError, OSError) as err:
             saved = checkpoint_now()
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            reason = first_line(err)
             message = (
                 f"step {step}: evaluation failed ({reason}); checkpoint {saved.name} is saved "
                 "and training goes on"
