@@ -135,6 +135,8 @@ class TrainConfig:
     loss: str = "hinge"  # hinge | nonsat
     lr_g: float = 1e-4  # TTUR: D learns faster than G (SAGAN: 1e-4 / 4e-4)
     lr_d: float = 4e-4
+    # > 0: from this G step both learning rates fall linearly, to 0 at train.steps (0 = constant)
+    lr_decay_start: int = 0
     beta1: float = 0.0
     beta2: float = 0.999
     ema_decay: float = 0.9999
@@ -188,7 +190,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "d_steps_per_g_step", "keep_ckpts"):
             _check(getattr(self, key) > 0, f"train.{key} must be > 0")
-        for key in ("ckpt_every", "sample_every", "log_every", "ema_start", "freeze_d_blocks"):
+        for key in (
+            "ckpt_every",
+            "sample_every",
+            "log_every",
+            "ema_start",
+            "freeze_d_blocks",
+            "lr_decay_start",
+        ):
             _check(getattr(self, key) >= 0, f"train.{key} must be >= 0 (0 = never / from start)")
         _check_choice("train.init_classes", self.init_classes, ("keep", "reinit"))
         _check(self.cpu_threads >= 0, "train.cpu_threads must be >= 0 (0 = torch's default)")
@@ -198,6 +207,11 @@ class TrainConfig:
         _check_choice("train.ema_bn", self.ema_bn, ("copy", "average"))
         _check_choice("train.mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
         _check(self.lr_g > 0 and self.lr_d > 0, "train.lr_g and train.lr_d must be > 0")
+        _check(
+            self.lr_decay_start < self.steps,
+            f"train.lr_decay_start={self.lr_decay_start} must be below train.steps={self.steps}"
+            " (the decay ends at train.steps; 0 = constant learning rates)",
+        )
         for key in ("beta1", "beta2", "ema_decay"):
             _check(0.0 <= getattr(self, key) < 1.0, f"train.{key} must be in [0, 1)")
         for key in ("augment", "bcr_augment"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import signal
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +23,9 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from nlgan.config import Config
-from nlgan.data import DataError, build_dataset
-from nlgan.data.subset import check_subset
 from nlgan.errors import NlganError
 from nlgan.losses import losses_for
 from nlgan.storage.checkpoint import (
@@ -52,19 +48,10 @@ from nlgan.train.interrupt import Abort, StopRequest
 from nlgan.train.objective import build_objective
 from nlgan.train.periodic import start_periodic
 from nlgan.train.progress import Meter
-from nlgan.train.state import (
-    ResumableBatchSampler,
-    capture_rng,
-    derive_seed,
-    position,
-    restore_rng,
-    seed_everything,
-    seeded_generator,
-)
+from nlgan.train.schedule import LrSchedule
+from nlgan.train.state import capture_rng, position
 from nlgan.train.step import GANStep, Latents
-
-LOADER_STREAM = 1  # stream ids for derive_seed, so per-purpose seeds never coincide
-PROCESS_STREAM = 2
+from nlgan.train.stream import RealStream
 
 
 class TrainingDiverged(NlganError, RuntimeError):
@@ -149,39 +136,14 @@ class Trainer:
         """G, D, EMA G and optimisers, restored from ``state`` and prepared by accelerate."""
         (self.G, self.D, self.ema, self.opt_G, self.opt_D,
          self.init_record) = build_networks(self.cfg, self.acc, state)  # fmt: skip
+        self.schedule = LrSchedule(self.cfg.train, self.opt_G, self.opt_D)
 
     def _build_data(self, state: dict[str, Any] | None) -> None:
-        """Per-process RNGs, the resumable sampler and loader, and the GAN step."""
+        """The real-image stream, the objective (augmentation, regularisers) and the GAN step."""
         acc, tc, cfg = self.acc, self.cfg.train, self.cfg
-        rank, world = acc.process_index, acc.num_processes
-        seed_everything(derive_seed(tc.seed, PROCESS_STREAM, rank))
-        if state and len(state.get("rng", [])) == world:
-            restore_rng(state["rng"][rank])
-        elif state:
-            warnings.warn(
-                f"resuming on {world} process(es) from a checkpoint written by "
-                f"{len(state.get('rng', []))}: RNG streams restart, so the resume is not exact",
-                stacklevel=2,
-            )
-
-        dataset = build_dataset(cfg.data, cfg.model)  # data.subset: the same on every process
-        self.subset = check_subset(dataset, state.get("subset") if state else None)
-        self.batches = int(state["data"]["batches"]) if state else 0
-        try:
-            self.sampler = ResumableBatchSampler(
-                len(dataset), tc.batch_size, tc.seed, rank, world, start_batch=self.batches
-            )
-        except ValueError as err:
-            raise DataError(str(err)) from None
-        self.loader = DataLoader(
-            dataset,
-            batch_sampler=self.sampler,
-            num_workers=cfg.data.num_workers,
-            pin_memory=acc.device.type == "cuda",
-            prefetch_factor=4 if cfg.data.num_workers else None,  # decode ahead of the step
-            # Its own generator: creating the iterator must not consume the global RNG.
-            generator=seeded_generator(tc.seed, LOADER_STREAM, rank, self.batches),
-        )
+        rank = acc.process_index
+        self.stream = RealStream(cfg, acc, state)
+        self.sampler, self.subset = self.stream.sampler, self.stream.subset
         self.objective = build_objective(
             tc, cfg.model.img_channels, losses_for(tc.loss), self.images_per_step, rank,
             average=lambda t: acc.reduce(t, reduction="mean"),  # LeCam's anchors, per D update
@@ -205,10 +167,8 @@ class Trainer:
     # ------------------------------------------------------------------ data
 
     def _real_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless (x, y) batches; counts what was consumed (workers may prefetch further)."""
-        for x, y in self.loader:
-            self.batches += 1
-            yield x, y
+        """Endless (x, y) batches of this process (the stream counts what was consumed)."""
+        return iter(self.stream)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -226,7 +186,7 @@ class Trainer:
             "opt_D": self.opt_D.state_dict(),
             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
             "rng": rng,
-            "data": position(self.batches, self.sampler.batches_per_epoch),
+            "data": position(self.stream.batches, self.sampler.batches_per_epoch),
             "subset": self.subset,
             "objective": self.objective.state_dict(),
             "world_size": acc.num_processes,
@@ -335,6 +295,7 @@ class Trainer:
         try:
             with StopRequest(announce=self.acc.is_main_process) as stop:
                 while self.step < tc.steps and not stop_now:
+                    self.schedule(self.step + 1)  # the learning rates of this step
                     losses = self.gan_step(self.step + 1, real)
                     # What DDP would do at the next forward, done now so that EMA G, sampling,
                     # evaluation and checkpoints see rank 0's buffers on every rank.
@@ -374,9 +335,8 @@ class Trainer:
             G, D = self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D)
             scalars = meter.scalars(G, D, self.opt_G, self.opt_D)
             scalars.update(self.objective.scalars())  # augment/p, augment/r_t, LeCam anchors
-            skipped = getattr(self.loader.dataset, "skipped", 0)
-            if skipped:
-                scalars["data/skipped_images"] = skipped
+            if self.stream.skipped:
+                scalars["data/skipped_images"] = self.stream.skipped
             self.periodic.log(scalars, step, bar)
         if tc.sample_every and step % tc.sample_every == 0:
             self.sample()
