@@ -266,13 +266,27 @@ def _check_finite(out: dict[str, Any]) -> None:
     import math
 
     from nlgan.metrics.stats import StatsError
+    from nlgan.metrics.table import UNDEFINED_WHEN_INFINITE
 
-    bad = [k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v)]
+    bad = [
+        k
+        for k, v in out.items()
+        if isinstance(v, float)
+        and not math.isfinite(v)
+        and not (k in UNDEFINED_WHEN_INFINITE and math.isinf(v))
+    ]
     if bad:
         raise StatsError(
             f"{', '.join(f'{k}={out[k]}' for k in bad)}: the statistics or features hold NaN/inf "
             "values (a damaged statistics file, or images that are not finite); recompute them"
         )
+
+
+def _json_ready(out: dict[str, Any]) -> dict[str, Any]:
+    """Standard JSON: an undefined (infinite) score is null, not the non-standard Infinity."""
+    import math
+
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
 
 
 @click.command(name="fid")
@@ -364,4 +378,4 @@ def command(**opts: Any) -> None:
             dist.destroy_process_group()
     if out is None or rank != 0:
         return
-    click.echo(json.dumps(out) if req.as_json else format_table(out))
+    click.echo(json.dumps(_json_ready(out)) if req.as_json else format_table(out))

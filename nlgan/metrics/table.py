@@ -18,6 +18,7 @@ validates metric names without loading torch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -119,14 +120,23 @@ def _pairs(gen: Any, ref: Any, opts: MetricOptions, group: Any) -> Scores:
     )
 
 
+# Scores that are infinite by definition, not by damage: the pairs ruler's factor FD when fewer
+# than 2 samples hold a valid pair (no distribution to fit). Printed as undefined, not refused.
+UNDEFINED_WHEN_INFINITE = ("pairs_fd", "pairs_fd_ratio")
+
+
 def _pairs_rows(s: Scores) -> list[tuple[str, str]]:
+    fd = (
+        f"{s['pairs_fd']:.4f}  (floor {s['pairs_fd_floor']:.4f}, {s['pairs_fd_ratio']:.2f}x)"
+        if math.isfinite(s["pairs_fd"])
+        else f"undefined: fewer than 2 valid samples  (floor {s['pairs_fd_floor']:.4f})"
+    )
     return [
         ("twin", f"{s['pairs_twin']:.4f}"),
         ("valid", f"{s['pairs_valid']:.4f}"),
         ("class accuracy", f"{s['pairs_class']:.4f}"),
         ("asymmetry", f"{s['pairs_asymmetry']:.4f}"),
-        ("factor FD", f"{s['pairs_fd']:.4f}  (floor {s['pairs_fd_floor']:.4f}, "
-                      f"{s['pairs_fd_ratio']:.2f}x)"),
+        ("factor FD", fd),
         ("memorised", f"{s['pairs_memorised']:.4f}"),
     ]  # fmt: skip
 

@@ -143,3 +143,19 @@ def test_two_processes_score_like_one(tmp_path):
     for rank in range(2):
         scores = json.loads((tmp_path / f"scores-{rank}.json").read_text())
         assert scores == pytest.approx(single, rel=1e-9), rank
+
+
+def test_no_valid_pair_gives_an_undefined_fd_not_an_error(tmp_path):
+    import json
+
+    from clitools import cli
+
+    blank = np.full((8, 32, 32, 3), 128, dtype=np.uint8)  # no object anywhere: nothing to fit
+    np.savez(tmp_path / "blank.npz", images=blank, labels=np.zeros(8, dtype=np.int64))
+    out = cli("fid", tmp_path / "blank.npz", "--metrics", "pairs").output
+    assert "factor FD       undefined: fewer than 2 valid samples" in out
+    assert "valid           0.0000" in out
+    printed = cli("fid", tmp_path / "blank.npz", "--metrics", "pairs", "--json").output
+    record = json.loads(printed[printed.index("{") :])  # after any warning line
+    assert record["pairs_fd"] is None and record["pairs_fd_ratio"] is None
+    assert record["pairs_valid"] == 0.0 and record["pairs_fd_floor"] > 0
