@@ -32,7 +32,7 @@ IMAGES = ROOT / "docs" / "img" / "pairs"
 RUNS = Path(os.environ.get("PAIRS_STUDY_RUNS", "/tmp/pairs-study"))
 N_SAMPLES = 1000
 # The same for every row: the study's budget (fixed steps) on top of the preset.
-STUDY = ("train.steps=2400", "train.ckpt_every=600", "train.sample_every=0", "train.log_every=50")
+STUDY = ("train.steps=6000", "train.ckpt_every=1000", "train.sample_every=0", "train.log_every=50")
 # D at a 32x32 input has no 32x32 map (its first block halves it), so "32" puts G's attention at
 # 32 and D's at its largest map, 16.
 PLACEMENT = {

@@ -89,7 +89,10 @@ def test_pairs32_is_the_colour_benchmark_with_attention():
     m = cfg.model
     assert (m.resolution, m.num_classes, m.img_channels) == (32, 4, 3)
     assert m.g_attn_resolutions == (16,) and m.d_attn_resolutions == (16,)
-    assert cfg.train.steps == 2400 and cfg.train.cpu_threads == 1
+    t = cfg.train
+    assert (t.steps, t.lr_decay_start, t.cpu_threads) == (6000, 4000, 1)
+    # ADA with adaptive p starts at p = 0 (no cutout: it would hide one twin)
+    assert (t.augment, t.ada_target, t.augment_start_p) == ("ada", 0.6, 0.0)
     import torch
 
     from nlgan.models import Discriminator, Generator
