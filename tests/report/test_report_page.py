@@ -202,6 +202,7 @@ def test_train_report_is_a_config_key_a_resume_may_change():
 
 def test_serve_answers_with_the_page_until_ctrl_c(digits_run, tmp_path, monkeypatch):
     import _thread
+    import signal
     import threading
     import urllib.request
     import webbrowser
@@ -210,14 +211,22 @@ def test_serve_answers_with_the_page_until_ctrl_c(digits_run, tmp_path, monkeypa
 
     def browse(url):  # what a browser would do, then Ctrl-C
         def visit():
-            fetched["page"] = urllib.request.urlopen(url, timeout=10).read()
-            _thread.interrupt_main()
+            try:
+                fetched["page"] = urllib.request.urlopen(url, timeout=10).read()
+            finally:  # stop the server even if the fetch failed: never hang the suite
+                _thread.interrupt_main()
 
         threading.Thread(target=visit, daemon=True).start()
         return True
 
     monkeypatch.setattr(webbrowser, "open", browse)
     page = tmp_path / "served.html"
-    out = cli("report", digits_run, "--out", page, "--serve", "--port", 0).output
+    # interrupt_main does nothing while SIGINT is ignored, as it is for a pytest started in the
+    # background: give Ctrl-C Python's handler for this test, then put back the one found.
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        out = cli("report", digits_run, "--out", page, "--serve", "--port", 0).output
+    finally:
+        signal.signal(signal.SIGINT, found)
     assert "serving http://127.0.0.1:" in out and "(Ctrl-C to stop)" in out
     assert fetched["page"] == page.read_bytes()
