@@ -49,7 +49,7 @@ from nlgan.train.objective import build_objective
 from nlgan.train.periodic import start_periodic
 from nlgan.train.progress import Meter
 from nlgan.train.schedule import LrSchedule
-from nlgan.train.state import capture_rng, position
+from nlgan.train.state import capture_rng
 from nlgan.train.step import GANStep, Latents
 from nlgan.train.stream import RealStream
 
@@ -186,7 +186,7 @@ class Trainer:
             "opt_D": self.opt_D.state_dict(),
             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
             "rng": rng,
-            "data": position(self.stream.batches, self.sampler.batches_per_epoch),
+            "data": self.stream.position(),
             "subset": self.subset,
             "objective": self.objective.state_dict(),
             "world_size": acc.num_processes,

@@ -21,6 +21,7 @@ from nlgan.data.subset import check_subset
 from nlgan.train.state import (
     ResumableBatchSampler,
     derive_seed,
+    position,
     restore_rng,
     seed_everything,
     seeded_generator,
@@ -68,6 +69,10 @@ class RealStream:
         for x, y in self.loader:
             self.batches += 1
             yield x, y
+
+    def position(self) -> dict[str, int]:
+        """Where the stream stands, for a checkpoint: batches consumed, epoch and position in it."""
+        return position(self.batches, self.sampler.batches_per_epoch)
 
     @property
     def skipped(self) -> int:
