@@ -13,6 +13,7 @@ need rows of the placement table done).
 
     python bench/pairs_study.py                      # run what is pending, in order
     nice -n 2 python bench/pairs_study.py & nice -n 2 python bench/pairs_study.py  # two at once
+    python bench/pairs_study.py --rows 16,none       # only those rows' pending runs
     python bench/pairs_study.py --table              # the table (mean [min, max] over seeds)
 """
 
@@ -32,7 +33,7 @@ IMAGES = ROOT / "docs" / "img" / "pairs"
 RUNS = Path(os.environ.get("PAIRS_STUDY_RUNS", "/tmp/pairs-study"))
 N_SAMPLES = 1000
 # The same for every row: the study's budget (fixed steps) on top of the preset.
-STUDY = ("train.steps=6000", "train.ckpt_every=1000", "train.sample_every=0", "train.log_every=50")
+STUDY = ("train.steps=4500", "train.ckpt_every=1000", "train.sample_every=0", "train.log_every=50")
 # D at a 32x32 input has no 32x32 map (its first block halves it), so "32" puts G's attention at
 # 32 and D's at its largest map, 16.
 PLACEMENT = {
@@ -209,6 +210,12 @@ def _claim(run: tuple[str, list[str], int]) -> bool:
     return True
 
 
+def next_run(only: set[str] | frozenset = frozenset()) -> tuple[str, list[str], int] | None:
+    """Claim the next pending run (of the rows in ``only``, if given) for this call."""
+    wanted = [run for run in pending(load_results()) if not only or run[0] in only]
+    return next((run for run in wanted if _claim(run)), None)
+
+
 def table(results: dict[tuple[str, int], dict]) -> str:
     """Markdown: one line per row, mean [min, max] over its seeds."""
     keys = [
@@ -240,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     parser.add_argument("--max-runs", type=int, default=0, help="stop after this many (0 = all)")
     parser.add_argument("--attention", default="", help="RUN: draw its attention on a twin")
+    parser.add_argument("--rows", default="", help="only these rows, e.g. 16,none (default: all)")
     parser.add_argument(
         "--rescore", action="store_true",
         help="score every finished run again (after a change of the ruler) and stop",
@@ -257,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             _save(record)
             print(f"rescored {name} seed {seed}", flush=True)
         return 0
+    only = {r.strip() for r in args.rows.split(",") if r.strip()}
     done = 0
     while not args.max_runs or done < args.max_runs:
-        claimed = next((run for run in pending(load_results()) if _claim(run)), None)
+        claimed = next_run(only)
         if claimed is None:
             break
         name, overrides, seed = claimed

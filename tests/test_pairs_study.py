@@ -53,3 +53,17 @@ def test_the_table_shows_mean_and_range_over_seeds(tmp_path, monkeypatch):
     assert lines[0].startswith("| row | seeds | twin | valid |")
     assert lines[2].startswith("| 16 | 0,1 | 0.300 [0.200, 0.400] | 0.500 [0.500, 0.500] |")
     assert lines[2].endswith("| 900 [800, 1000] |")
+
+
+def test_workers_share_the_chosen_rows_without_taking_one_run_twice(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(study, "RUNS", tmp_path / "runs")
+    only = {"16", "none"}
+    first, second, third = (study.next_run(only) for _ in range(3))
+    assert [(r[0], r[2]) for r in (first, second, third)] == [("none", 0), ("16", 0), ("none", 1)]
+    assert first[1] == ["model.g_attn_resolutions=[]", "model.d_attn_resolutions=[]"]
+    (tmp_path / "results").mkdir()
+    _result(tmp_path / "results", "16", 1, 0.3)  # finished elsewhere: not offered again
+    assert [study.next_run(only)[::2] for _ in range(2)] == [("none", 2), ("16", 2)]
+    assert study.next_run(only) is None
+    assert study.next_run()[::2] == ("8", 0)  # no filter: every pending row
