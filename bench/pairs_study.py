@@ -266,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rescored {name} seed {seed}", flush=True)
         return 0
     only = {r.strip() for r in args.rows.split(",") if r.strip()}
+    known = [name for name, _, _ in rows(load_results())]
+    if only - set(known):
+        unknown = ", ".join(sorted(only - set(known)))
+        parser.error(f"--rows {unknown}: no such row now (choose from {', '.join(known)})")
     done = 0
     while not args.max_runs or done < args.max_runs:
         claimed = next_run(only)

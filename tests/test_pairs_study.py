@@ -67,3 +67,13 @@ def test_workers_share_the_chosen_rows_without_taking_one_run_twice(tmp_path, mo
     assert [study.next_run(only)[::2] for _ in range(2)] == [("none", 2), ("16", 2)]
     assert study.next_run(only) is None
     assert study.next_run()[::2] == ("8", 0)  # no filter: every pending row
+
+
+def test_an_unknown_row_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    monkeypatch.setattr(study, "RESULTS", tmp_path)
+    with pytest.raises(SystemExit):
+        study.main(["--rows", "16,sixteen"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith("--rows sixteen: no such row now (choose from none, 8, 16, 32, 16+32)")
