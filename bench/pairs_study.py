@@ -101,10 +101,39 @@ def pending(results: dict[tuple[str, int], dict]) -> list[tuple[str, list[str], 
     return todo
 
 
+def config_mismatch(run_dir: Path, sets: list[str]) -> list[str]:
+    """The config keys where a run folder's saved config differs from ``pairs32`` + ``sets``
+    (empty when the folder has no config yet): a folder trained under another budget or recipe
+    must be neither resumed nor scored as this study's run."""
+    from nlgan.config.loading import config_to_dict, load_config, load_preset
+
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return []
+    flat = lambda d, p="": {  # noqa: E731
+        k2: v2 for k, v in d.items()
+        for k2, v2 in (flat(v, f"{p}{k}.") if isinstance(v, dict) else {f"{p}{k}": v}).items()
+    }  # fmt: skip
+    want = flat(config_to_dict(load_preset("pairs32", sets)))
+    have = flat(config_to_dict(load_config(saved)))
+    return sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
+
+
+def _refuse_mismatch(run_dir: Path, sets: list[str]) -> None:
+    """Stop in one line if ``run_dir`` holds a run of another config (see config_mismatch)."""
+    keys = config_mismatch(run_dir, sets)
+    if keys:
+        raise SystemExit(
+            f"{run_dir}: trained with another config ({', '.join(keys[:4])} differ); "
+            "move the folder aside (or set PAIRS_STUDY_RUNS) and run again"
+        )
+
+
 def run_one(name: str, overrides: list[str], seed: int) -> dict:
     """Train one row x seed, score its EMA generator, save its JSON (and the row's grid)."""
     run_dir = RUNS / f"{name}-s{seed}"
     sets = [*STUDY, *overrides, f"train.seed={seed}"]
+    _refuse_mismatch(run_dir, sets)
     command = [sys.executable, "-m", "nlgan.cli", "train", "pairs32", "--out", str(run_dir)]
     if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
         command = [sys.executable, "-m", "nlgan.cli", "train", "--resume", str(run_dir)]
@@ -261,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rescore:
         for (name, seed), record in load_results().items():
+            _refuse_mismatch(RUNS / f"{name}-s{seed}", record["overrides"])
             record["scores"] = score(RUNS / f"{name}-s{seed}", name if seed == 0 else None)
             _save(record)
             print(f"rescored {name} seed {seed}", flush=True)

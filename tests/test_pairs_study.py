@@ -77,3 +77,30 @@ def test_an_unknown_row_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
         study.main(["--rows", "16,sixteen"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.endswith("--rows sixteen: no such row now (choose from none, 8, 16, 32, 16+32)")
+
+
+def test_a_run_folder_of_another_budget_is_neither_resumed_nor_rescored(tmp_path, monkeypatch):
+    import pytest
+
+    from nlgan.config.loading import load_preset, save_config
+
+    monkeypatch.setattr(study, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(study, "RESULTS", tmp_path / "results")
+    overrides = ["model.g_attn_resolutions=[16]", "model.d_attn_resolutions=[16]"]
+    sets = [*study.STUDY, *overrides, "train.seed=0"]
+    folder = tmp_path / "runs" / "16-s0"
+    folder.mkdir(parents=True)
+    save_config(load_preset("pairs32", sets), folder / "config.yaml")
+    assert study.config_mismatch(folder, sets) == []  # the study's own run: resumed
+    old = [s for s in sets if not s.startswith("train.steps=")] + ["train.steps=5000"]
+    save_config(load_preset("pairs32", old), folder / "config.yaml")
+    assert study.config_mismatch(folder, sets) == ["train.steps"]
+    with pytest.raises(SystemExit, match=r"16-s0: trained with another config \(train.steps"):
+        study.run_one("16", overrides, 0)
+    (tmp_path / "results").mkdir()
+    _result(tmp_path / "results", "16", 0, 0.4)
+    record = json.loads((tmp_path / "results" / "16-s0.json").read_text())
+    record["overrides"] = sets
+    (tmp_path / "results" / "16-s0.json").write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match="move the folder aside"):
+        study.main(["--rescore"])
