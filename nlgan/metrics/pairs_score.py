@@ -33,6 +33,16 @@ def shares(m: Measured, labels: np.ndarray | None) -> dict[str, float]:
     return out
 
 
+def shape_by_label(m: Measured, labels: np.ndarray, num_classes: int = 4) -> np.ndarray:
+    """Counts ``[K, K + 1]``: row = label, column = the shape read in the left half (the last
+    column: no valid object there). Where class accuracy is low, this tells a generator that
+    ignores its label (every row alike) from one that draws wrong or vague shapes."""
+    out = np.zeros((num_classes, num_classes + 1), dtype=np.int64)
+    column = np.where(m.valid[:, 0], m.shape[:, 0], num_classes)
+    np.add.at(out, (np.asarray(labels), column), 1)
+    return out
+
+
 def factor_fd(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two sets of factor rows ``[n, 5]``."""
     from nlgan.metrics.frechet import frechet_distance

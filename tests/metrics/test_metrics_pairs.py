@@ -159,3 +159,16 @@ def test_no_valid_pair_gives_an_undefined_fd_not_an_error(tmp_path):
     record = json.loads(printed[printed.index("{") :])  # after any warning line
     assert record["pairs_fd"] is None and record["pairs_fd_ratio"] is None
     assert record["pairs_valid"] == 0.0 and record["pairs_fd_floor"] > 0
+
+
+def test_shape_by_label_reads_each_real_shape_in_its_row(real):
+    from nlgan.metrics.pairs_score import shape_by_label
+
+    _, labels, m = real
+    counts = shape_by_label(m, labels)
+    assert counts.shape == (4, 5) and counts.sum() == len(labels)
+    assert np.diag(counts).sum() >= 0.99 * len(labels)
+    # A G that ignores its label: the shapes are those of other images, about 1/4 per cell.
+    ignored = shape_by_label(m, np.roll(labels, 1))
+    assert np.diag(ignored).sum() < 0.4 * len(labels)
+    assert ignored.sum(0)[:4].tolist() == np.bincount(labels, minlength=4).tolist()
