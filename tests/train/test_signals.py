@@ -25,12 +25,20 @@ TINY = tiny_run(steps=STEPS, batch_size=8, ckpt_every=2, keep_ckpts=50, sample_e
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
 
 
+def _default_stop_signals() -> None:
+    """In the child: the stop signals at their defaults. pytest under nohup, or started in the
+    background, hands on SIGHUP / SIGINT ignored, and the trainer keeps an ignored signal
+    ignored (as the user asked), so these runs would never see the signals sent to them."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _train(cwd, *args: str) -> subprocess.Popen:
     out = open(cwd / f"log-{time.monotonic_ns()}.txt", "w+")  # noqa: SIM115 - read after exit
     cmd = [sys.executable, "-m", "nlgan.cli", "train", *args]
     # start_new_session: the signals go to this run only, never to pytest.
     proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, preexec_fn=_default_stop_signals)  # fmt: skip
     proc.log = out
     return proc
 

@@ -171,14 +171,21 @@ def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(GANStep, "__call__", interrupt_at_step_3)
-    # pytest started in the background runs with SIGINT ignored: the handler found before the
-    # run (whatever it is) is what must come back.
-    before = signal.getsignal(signal.SIGINT)
-    run = tmp_path / "r"
-    result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
-    assert "Ctrl-C: stopped at step 3" in result.output
-    assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
-    assert signal.getsignal(signal.SIGINT) is before  # handler restored
+    # pytest started in the background runs with SIGINT ignored, and the trainer leaves an
+    # ignored signal ignored: give this test Python's own Ctrl-C handler, then check that the
+    # handler found before the run is what comes back.
+    found = signal.getsignal(signal.SIGINT)
+    if found is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        run = tmp_path / "r"
+        result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
+        assert "Ctrl-C: stopped at step 3" in result.output
+        assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
+        assert signal.getsignal(signal.SIGINT) is before  # handler restored
+    finally:
+        signal.signal(signal.SIGINT, found)
 
 
 def test_a_second_signal_in_a_step_aborts_without_saving(tiny_config, tmp_path, monkeypatch):
