@@ -79,6 +79,15 @@ def command(
         if (click.get_current_context().obj or {}).get("owns_process"):
             ignore_stop_signals()  # leaving: a third signal must not interrupt the report
         signum = err.signum if isinstance(err, Abort) else int(signal.SIGINT)
+        if trainer is not None and getattr(trainer, "finished", False):
+            # A late signal on the way out (the trainer's handler already gone): the run's
+            # last checkpoint is written, so this is a clean stop, not a cut step.
+            if launched_rank() == 0:
+                click.echo(
+                    f"{signal_name(signum)}: stopped at step {trainer.step}; checkpoint "
+                    f"{trainer.last_checkpoint}; continue with: nlgan train --resume {run_dir}"
+                )
+            raise click.exceptions.Exit(exit_code(signum)) from None
         if launched_rank() == 0:
             last = trainer.last_checkpoint if trainer is not None else None
             saved = f"the newest checkpoint is {last.name}" if last else "no checkpoint yet"

@@ -290,6 +290,7 @@ class Trainer:
                    desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
         meter, t0 = self._meter(), time.perf_counter()
         self.saved_at, stop_now = -1, False
+        self.finished = False  # True once the last checkpoint (stop or end) is written
         self.G.train()
         self.D.train()
         try:
@@ -316,6 +317,7 @@ class Trainer:
                 if tc.report:  # after the checkpoint: a failing report only warns
                     self.periodic.write_report(self.step)
                 self.tracker.finish()
+                self.finished = True
         except (TrainingDiverged, Abort, KeyboardInterrupt):
             self.tracker.finish()
             raise

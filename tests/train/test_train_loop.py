@@ -188,6 +188,43 @@ def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch):
         signal.signal(signal.SIGINT, found)
 
 
+def test_a_late_ctrl_c_after_the_stop_checkpoint_is_reported_as_a_clean_stop(
+    tiny_config, tmp_path, monkeypatch
+):
+    """A second Ctrl-C that lands after the trainer has written its stop checkpoint and put
+    the old handler back (a KeyboardInterrupt on the way out) is a clean stop at that step,
+    not "interrupted in the middle of a step"."""
+    from nlgan.train.loop import Trainer
+    from nlgan.train.step import GANStep
+
+    original_step, original_release = GANStep.__call__, Trainer.release_lock
+
+    def interrupt_at_step_3(self, step, real):
+        out = original_step(self, step, real)
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+        return out
+
+    def release_then_interrupt(self):
+        original_release(self)
+        if self.finished:
+            signal.raise_signal(signal.SIGINT)  # the late second Ctrl-C
+
+    monkeypatch.setattr(GANStep, "__call__", interrupt_at_step_3)
+    monkeypatch.setattr(Trainer, "release_lock", release_then_interrupt)
+    found = signal.getsignal(signal.SIGINT)
+    if found is signal.SIG_IGN:  # pytest in the background: see test_ctrl_c_saves_a_checkpoint
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run = tmp_path / "r"
+        result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
+        assert "Ctrl-C: stopped at step 3; checkpoint" in result.output
+        assert "middle of a step" not in result.output
+        assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
+    finally:
+        signal.signal(signal.SIGINT, found)
+
+
 def test_a_second_signal_in_a_step_aborts_without_saving(tiny_config, tmp_path, monkeypatch):
     from nlgan.train.step import GANStep
 
