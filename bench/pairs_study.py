@@ -106,16 +106,13 @@ def config_mismatch(run_dir: Path, sets: list[str]) -> list[str]:
     (empty when the folder has no config yet): a folder trained under another budget or recipe
     must be neither resumed nor scored as this study's run."""
     from nlgan.config.loading import config_to_dict, load_config, load_preset
+    from nlgan.report.gather import flatten
 
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return []
-    flat = lambda d, p="": {  # noqa: E731
-        k2: v2 for k, v in d.items()
-        for k2, v2 in (flat(v, f"{p}{k}.") if isinstance(v, dict) else {f"{p}{k}": v}).items()
-    }  # fmt: skip
-    want = flat(config_to_dict(load_preset("pairs32", sets)))
-    have = flat(config_to_dict(load_config(saved)))
+    want = flatten(config_to_dict(load_preset("pairs32", sets)))
+    have = flatten(config_to_dict(load_config(saved)))
     return sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
 
 
