@@ -42,7 +42,7 @@ def command(
     # Heavy imports here, so that `nlgan train --help` stays instant.
     from nlgan.errors import NlganError
     from nlgan.train.distributed import launched_rank
-    from nlgan.train.interrupt import Abort, exit_code, ignore_stop_signals, signal_name
+    from nlgan.train.interrupt import Abort, exit_code, ignore_stop_signals
     from nlgan.train.loop import Trainer
     from nlgan.train.run import new_run, resume_run
 
@@ -79,14 +79,11 @@ def command(
         if (click.get_current_context().obj or {}).get("owns_process"):
             ignore_stop_signals()  # leaving: a third signal must not interrupt the report
         signum = err.signum if isinstance(err, Abort) else int(signal.SIGINT)
-        if trainer is not None and getattr(trainer, "finished", False):
+        if trainer is not None and trainer.finished:
             # A late signal on the way out (the trainer's handler already gone): the run's
             # last checkpoint is written, so this is a clean stop, not a cut step.
             if launched_rank() == 0:
-                click.echo(
-                    f"{signal_name(signum)}: stopped at step {trainer.step}; checkpoint "
-                    f"{trainer.last_checkpoint}; continue with: nlgan train --resume {run_dir}"
-                )
+                click.echo(_stopped(signum, trainer.step, trainer.last_checkpoint, run_dir))
             raise click.exceptions.Exit(exit_code(signum)) from None
         if launched_rank() == 0:
             last = trainer.last_checkpoint if trainer is not None else None
@@ -105,12 +102,19 @@ def command(
             raise click.exceptions.Exit(exit_code(result.signal))
         return
     if result.interrupted:
-        click.echo(
-            f"{signal_name(result.signal)}: stopped at step {result.step}; checkpoint "
-            f"{result.checkpoint}; continue with: nlgan train --resume {run_dir}"
-        )
+        click.echo(_stopped(result.signal, result.step, result.checkpoint, run_dir))
         raise click.exceptions.Exit(exit_code(result.signal))
     click.echo(
         f"done: {result.step} steps in {result.seconds / 60:.1f} min; "
         f"checkpoint {result.checkpoint}; samples in {run_dir / 'samples'}"
+    )
+
+
+def _stopped(signum: int, step: int, checkpoint: object, run_dir: object) -> str:
+    """The line of a run stopped cleanly by a signal: where it stopped and how to go on."""
+    from nlgan.train.interrupt import signal_name
+
+    return (
+        f"{signal_name(signum)}: stopped at step {step}; checkpoint {checkpoint}; "
+        f"continue with: nlgan train --resume {run_dir}"
     )

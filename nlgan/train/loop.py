@@ -126,6 +126,7 @@ class Trainer:
         self.retention = Retention(self.run_dir, tc.keep_ckpts)
         existing = list_checkpoints(self.run_dir)
         self.last_checkpoint: Path | None = existing[-1] if existing else None
+        self.finished = False  # True once fit() has written its last checkpoint (stop or end)
 
     def release_lock(self) -> None:
         """Let another process write this run directory (fit() calls it when it ends)."""
@@ -290,7 +291,7 @@ class Trainer:
                    desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
         meter, t0 = self._meter(), time.perf_counter()
         self.saved_at, stop_now = -1, False
-        self.finished = False  # True once the last checkpoint (stop or end) is written
+        self.finished = False
         self.G.train()
         self.D.train()
         try:

@@ -159,7 +159,19 @@ def test_nan_loss_stops_naming_step_and_keeps_last_checkpoint(tiny_config, tmp_p
     assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000002.pt"]
 
 
-def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch):
+@pytest.fixture
+def ctrl_c():
+    """Python's own Ctrl-C handler for the test, the one found put back after it. pytest
+    started in the background runs with SIGINT ignored, and the trainer leaves an ignored
+    signal ignored, so a raised SIGINT would do nothing."""
+    found = signal.getsignal(signal.SIGINT)
+    if found is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, found)
+
+
+def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch, ctrl_c):
     from nlgan.train.step import GANStep
 
     original = GANStep.__call__
@@ -171,25 +183,16 @@ def test_ctrl_c_saves_a_checkpoint(tiny_config, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(GANStep, "__call__", interrupt_at_step_3)
-    # pytest started in the background runs with SIGINT ignored, and the trainer leaves an
-    # ignored signal ignored: give this test Python's own Ctrl-C handler, then check that the
-    # handler found before the run is what comes back.
-    found = signal.getsignal(signal.SIGINT)
-    if found is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        before = signal.getsignal(signal.SIGINT)
-        run = tmp_path / "r"
-        result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
-        assert "Ctrl-C: stopped at step 3" in result.output
-        assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
-        assert signal.getsignal(signal.SIGINT) is before  # handler restored
-    finally:
-        signal.signal(signal.SIGINT, found)
+    before = signal.getsignal(signal.SIGINT)
+    run = tmp_path / "r"
+    result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
+    assert "Ctrl-C: stopped at step 3" in result.output
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
+    assert signal.getsignal(signal.SIGINT) is before  # handler restored
 
 
 def test_a_late_ctrl_c_after_the_stop_checkpoint_is_reported_as_a_clean_stop(
-    tiny_config, tmp_path, monkeypatch
+    tiny_config, tmp_path, monkeypatch, ctrl_c
 ):
     """A second Ctrl-C that lands after the trainer has written its stop checkpoint and put
     the old handler back (a KeyboardInterrupt on the way out) is a clean stop at that step,
@@ -212,17 +215,11 @@ def test_a_late_ctrl_c_after_the_stop_checkpoint_is_reported_as_a_clean_stop(
 
     monkeypatch.setattr(GANStep, "__call__", interrupt_at_step_3)
     monkeypatch.setattr(Trainer, "release_lock", release_then_interrupt)
-    found = signal.getsignal(signal.SIGINT)
-    if found is signal.SIG_IGN:  # pytest in the background: see test_ctrl_c_saves_a_checkpoint
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        run = tmp_path / "r"
-        result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
-        assert "Ctrl-C: stopped at step 3; checkpoint" in result.output
-        assert "middle of a step" not in result.output
-        assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
-    finally:
-        signal.signal(signal.SIGINT, found)
+    run = tmp_path / "r"
+    result = _train(str(tiny_config), "--out", str(run), "--set", "train.steps=10", code=130)
+    assert "Ctrl-C: stopped at step 3; checkpoint" in result.output
+    assert "middle of a step" not in result.output
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt-000000003.pt"]
 
 
 def test_a_second_signal_in_a_step_aborts_without_saving(tiny_config, tmp_path, monkeypatch):
